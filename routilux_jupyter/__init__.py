@@ -1,0 +1,1 @@
+"""Jupyter integration for routilux: server extension, kernel agent and notebook widgets."""
