@@ -1,0 +1,598 @@
+"""Per-job runtime: task queue, drainers on the worker pool, pause/cancel, retries, hook points.
+
+Counting rule: ``_outstanding`` is +1 when an activation is queued and -1 once it has finished
+(its emits are already queued by then, because emits enqueue synchronously). A scheduled retry keeps
+its count. Reaching zero makes the job terminal; nobody polls. Everything job-specific lives here or
+in the job's :class:`~routilux.job_state.JobState`, never on routines or slots (they are shared).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from itertools import count
+from time import perf_counter, time
+from typing import TYPE_CHECKING, Any
+
+from routilux.error_handler import ErrorStrategy
+from routilux.errors import InvalidStateError
+from routilux.hooks import _seam
+from routilux.pool import get_pool, get_scheduler
+from routilux.slot import (
+    DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, Slot, call_handler, merge,
+)
+
+if TYPE_CHECKING:
+    from routilux.flow import Flow
+    from routilux.job_state import JobState
+    from routilux.routine import Routine
+
+__all__ = ["Activation", "JobRuntime", "current_activation"]
+
+logger = logging.getLogger(__name__)
+
+_ids = count(1)
+_submit = get_pool().submit
+_HOLDING = (ErrorStrategy.SKIP, ErrorStrategy.RETRY)
+
+
+class _Context(threading.local):
+    act: Activation | None = None
+
+
+_ctx = _Context()
+
+
+def current_activation() -> Activation | None:
+    """The activation whose handler runs on this thread, or ``None`` outside handlers."""
+    return _ctx.act
+
+
+class Activation:
+    """One run of one routine's slot handler (the unit of work in a job's queue)."""
+
+    __slots__ = (
+        "activation_id", "runtime", "routine_id", "routine", "slot", "data", "parent",
+        "source_event", "depth", "attempt", "held", "premerged",
+    )
+
+    def __init__(
+        self, runtime: JobRuntime, routine_id: str, routine: Routine, slot: Slot,
+        data: dict[str, Any], parent: Activation | None, source_event: str | None, depth: int,
+    ) -> None:
+        self.activation_id = next(_ids)
+        self.runtime = runtime
+        self.routine_id = routine_id
+        self.routine = routine
+        self.slot = slot
+        self.data = data
+        self.parent = parent
+        self.source_event = source_event
+        self.depth = depth
+        self.attempt = 0
+        self.held: list[Activation] | None = None
+        self.premerged = False
+
+    @property
+    def job_state(self) -> JobState:
+        """The job this activation belongs to."""
+        return self.runtime.job_state
+
+    @property
+    def flow(self) -> Flow:
+        """The flow of the job."""
+        return self.runtime.flow
+
+    @property
+    def slot_name(self) -> str:
+        """Name of the slot being activated."""
+        return self.slot.name
+
+    @property
+    def handler(self) -> Any:
+        """The slot's handler callable (``None`` for a slot without handler)."""
+        return self.slot.handler
+
+    def to_dict(self) -> dict[str, Any]:
+        """A task record: what :meth:`JobState.save` stores for a pending activation."""
+        return {"routine_id": self.routine_id, "slot_name": self.slot.name, "data": self.data,
+                "attempt": self.attempt, "premerged": self.premerged}
+
+    def __repr__(self) -> str:
+        return (f"Activation(#{self.activation_id} {self.routine_id}.{self.slot.name}, "
+                f"depth={self.depth})")
+
+
+def _trim(act: Activation) -> None:
+    # Called every 64 hops: cut the parent link 64 ancestors up, so a chain keeps < 128 links.
+    a = act
+    for _ in range(64):
+        p = a.parent
+        if p is None:
+            return
+        a = p
+    a.parent = None
+
+
+class JobRuntime:
+    """The live machinery of one job (see module docstring for the counting rule)."""
+
+    def __init__(self, flow: Flow, job_state: JobState, max_drainers: int) -> None:
+        self.flow = flow
+        self.job_state = job_state
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._queue: deque[Activation] = deque()
+        self._routes = flow._routes
+        self._max = max(1, int(max_drainers))
+        self._outstanding = 0
+        self._drainers = 0
+        self._inflight = 0
+        self._parked: set[Activation] = set()
+        self._timers: dict[Activation, Any] = {}
+        self._buffers: dict[tuple[str, str], Any] = {}
+        self._paused = False
+        self._cancelled = False
+        self._terminal = False
+        self.pause_reason: str | None = None
+        job_state._runtime = self
+
+    # ----------------------------------------------------------------- observer API (hooks.py)
+    @property
+    def is_paused(self) -> bool:
+        """True while the job is paused."""
+        return self._paused
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the job was cancelled."""
+        return self._cancelled
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job completed, failed or was cancelled."""
+        return self._terminal
+
+    def pause(self, reason: str | None = None) -> None:
+        """Pause the job: its workers stop at their next activation boundary."""
+        with self._lock:
+            if self._terminal:
+                raise InvalidStateError(
+                    f"Job {self.job_state.job_id} is {self.job_state.status}; only a running job "
+                    "can be paused"
+                )
+            if self._paused:
+                return
+            self._paused = True
+            self.pause_reason = reason
+            self.job_state._set_status("paused")
+        self._status_hook("paused")
+
+    def resume(self) -> None:
+        """Resume a paused job (no-op when it is running)."""
+        with self._lock:
+            if self._terminal:
+                raise InvalidStateError(
+                    f"Job {self.job_state.job_id} is {self.job_state.status}; a finished job "
+                    "cannot be resumed"
+                )
+            if not self._paused:
+                return
+            self._paused = False
+            self.pause_reason = None
+            self.job_state._set_status("running")
+            self._cond.notify_all()
+            spawn = min(len(self._queue), self._max - self._drainers)
+            self._drainers += max(0, spawn)
+        for _ in range(spawn):
+            _submit(self._drain)
+        self._status_hook("running")
+
+    def cancel(self, reason: str | None = None) -> bool:
+        """Cancel the job at once: queued tasks are dropped, paused workers released.
+
+        Returns ``False`` when the job was already terminal.
+        """
+        with self._lock:
+            if self._terminal:
+                return False
+            self._cancelled = True
+            self._paused = False
+            self._mark_terminal("cancelled", reason)
+        self._finished()
+        return True
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block this worker while the job is paused; ``False`` when it ended meanwhile."""
+        with self._lock:
+            if self._paused and not self._terminal:
+                self._cond.wait_for(lambda: not self._paused or self._terminal, timeout)
+            return not self._terminal
+
+    def pending_tasks(self) -> list[dict[str, Any]]:
+        """Snapshot of activations not yet started: parked, queued, waiting for a retry."""
+        with self._lock:
+            return self._pending_locked()
+
+    def _pending_locked(self) -> list[dict[str, Any]]:
+        acts = [*self._parked, *self._queue, *self._timers]
+        return [a.to_dict() for a in acts]
+
+    def snapshot(self, timeout: float = 30.0) -> dict[str, Any]:
+        """A consistent picture for save(): when paused, waits until no handler is mid-run."""
+        with self._lock:
+            if self._paused and not self._terminal:
+                ok = self._cond.wait_for(
+                    lambda: self._inflight == len(self._parked) or self._terminal, timeout
+                )
+                if not ok:
+                    raise InvalidStateError(
+                        f"Job {self.job_state.job_id}: a handler is still running after "
+                        f"{timeout}s; save again once it returns"
+                    )
+            pending = [] if self._terminal else self._pending_locked()
+            buffers = [
+                {"routine_id": rid, "slot_name": sn, "data": buf}
+                for (rid, sn), buf in self._buffers.items()
+            ]
+        return {"pending": pending, "buffers": buffers}
+
+    # ----------------------------------------------------------------- scheduling
+    def start(self, entry: Activation) -> None:
+        """Queue the entry activation (status already ``running``)."""
+        h = _seam.active
+        if h is not None:
+            try:
+                h.on_job_start(job_state=self.job_state, flow=self.flow)
+            except Exception:
+                logger.exception("routilux hook on_job_start raised")
+        self._enqueue(entry, h)
+
+    def restore(self, tasks: list[dict[str, Any]], buffers: list[dict[str, Any]]) -> None:
+        """Rebuild queue and merge buffers from a saved snapshot, then start draining."""
+        routines = self.flow.routines
+        acts = []
+        for t in tasks:
+            rid, sn = t["routine_id"], t["slot_name"]
+            routine = routines[rid]
+            act = Activation(self, rid, routine, routine._slots[sn], dict(t["data"]), None, None, 0)
+            act.attempt = int(t.get("attempt", 0))
+            act.premerged = bool(t.get("premerged", False))
+            acts.append(act)
+        for b in buffers:
+            self._buffers[(b["routine_id"], b["slot_name"])] = b["data"]
+        h = _seam.active
+        if h is not None:
+            try:
+                h.on_job_start(job_state=self.job_state, flow=self.flow)
+            except Exception:
+                logger.exception("routilux hook on_job_start raised")
+        with self._lock:
+            self._outstanding += len(acts)
+            self._queue.extend(acts)
+            if not acts:
+                self._mark_terminal("completed", None)
+                fire = True
+            else:
+                fire = False
+                spawn = min(len(acts), self._max)
+                self._drainers += spawn
+        if fire:
+            self._finished()
+            return
+        for _ in range(spawn):
+            _submit(self._drain)
+
+    def emit(self, parent: Activation | None, routine_id: str, event_name: str,
+             data: dict[str, Any]) -> None:
+        """Deliver ``data`` from ``routine_id.event_name`` to every connected slot of this job."""
+        targets = self._routes.get((routine_id, event_name))
+        if targets is None:
+            targets = self.flow._build_route(routine_id, event_name)
+        h = _seam.active
+        if h is not None:
+            try:
+                h.on_event_emit(activation=parent, job_state=self.job_state,
+                                routine_id=routine_id, event_name=event_name, data=data)
+            except Exception:
+                logger.exception("routilux hook on_event_emit raised")
+        if not targets:
+            return
+        depth = parent.depth + 1 if parent is not None else 1
+        if len(targets) == 1:
+            rid, routine, slot, mapping = targets[0]
+            act = Activation(self, rid, routine, slot, mapping(data) if mapping else data,
+                             parent, event_name, depth)
+            if not depth & 63:
+                _trim(act)
+            if parent is not None and parent.held is not None:
+                parent.held.append(act)
+            else:
+                self._enqueue(act, h)
+            return
+        acts = []
+        first = True
+        for rid, routine, slot, mapping in targets:
+            # Each target gets its own dict, so one handler mutating its payload cannot leak.
+            payload = mapping(data) if mapping else (data if first else dict(data))
+            first = False
+            acts.append(Activation(self, rid, routine, slot, payload, parent, event_name, depth))
+        if not depth & 63:
+            _trim(acts[0])  # siblings share the parent, so one cut serves them all
+        if parent is not None and parent.held is not None:
+            parent.held.extend(acts)
+        else:
+            self._enqueue_many(acts, h)
+
+    def _enqueue(self, act: Activation, h: Any) -> None:
+        if h is not None:
+            self._slot_call_hook(h, act)
+        lock = self._lock
+        lock.acquire()
+        if self._terminal:
+            lock.release()
+            return
+        self._outstanding += 1
+        self._queue.append(act)
+        if self._drainers < self._max and not self._paused:
+            self._drainers += 1
+            lock.release()
+            _submit(self._drain)
+        else:
+            lock.release()
+
+    def _enqueue_many(self, acts: list[Activation], h: Any) -> None:
+        if h is not None:
+            for act in acts:
+                self._slot_call_hook(h, act)
+        with self._lock:
+            if self._terminal:
+                return
+            self._outstanding += len(acts)
+            self._queue.extend(acts)
+            spawn = 0 if self._paused else min(len(acts), self._max - self._drainers)
+            if spawn > 0:
+                self._drainers += spawn
+        for _ in range(spawn):
+            _submit(self._drain)
+
+    def _slot_call_hook(self, h: Any, act: Activation) -> None:
+        try:
+            h.on_slot_call(job_state=self.job_state, routine_id=act.routine_id,
+                           slot_name=act.slot.name, data=act.data, source=act.parent)
+        except Exception:
+            logger.exception("routilux hook on_slot_call raised")
+
+    def _status_hook(self, status: str) -> None:
+        h = _seam.active
+        if h is not None:
+            try:
+                h.on_job_status(job_state=self.job_state, flow=self.flow, status=status)
+            except Exception:
+                logger.exception("routilux hook on_job_status raised")
+
+    # ----------------------------------------------------------------- the worker loop
+    def _drain(self) -> None:
+        """Run queued activations until the queue is empty, the job pauses or it ends."""
+        lock = self._lock
+        queue = self._queue
+        ctx = _ctx
+        js = self.job_state
+        hist = js._history.append
+        states = js.routine_states
+        flow = self.flow
+        buffers = self._buffers
+        act: Activation | None = None
+        fire = False
+        while True:
+            lock.acquire()
+            if act is not None:
+                # Book-keeping of the activation that just succeeded.
+                self._inflight -= 1
+                rid = act.routine_id
+                rs = states.get(rid)
+                if rs is None:
+                    states[rid] = {"status": "completed", "execution_count": 1}
+                else:
+                    rs["execution_count"] += 1
+                    rs["status"] = "completed"
+                hist((rid, act.slot.name, "completed", time(), None))
+                next(act.routine._runs)
+                self._outstanding -= 1
+                if self._outstanding == 0 and not self._terminal:
+                    self._mark_terminal("completed", None)
+                    fire = True
+                if self._paused:
+                    self._cond.notify_all()
+                act = None
+            while self._paused and not self._terminal:
+                self._cond.wait()
+            if self._terminal or not queue:
+                self._drainers -= 1
+                lock.release()
+                if fire:
+                    self._finished()
+                return
+            act = queue.popleft()
+            self._inflight += 1
+            slot = act.slot
+            h = _seam.active
+            err: BaseException | None = None
+            if slot.merge_kind != OVERRIDE and not act.premerged:
+                try:
+                    act.data = merge(slot.merge_kind, slot.merge_strategy, buffers,
+                                     (act.routine_id, slot.name), act.data)
+                    act.premerged = True
+                except BaseException as e:
+                    err = e
+            eh = act.routine._error_handler or flow._error_handler
+            if eh is not None and eh.strategy in _HOLDING:
+                act.held = []
+            if h is not None:
+                self._parked.add(act)
+            lock.release()
+            if err is None:
+                if h is None:
+                    # The hot path: no observer, no timing, one thread-local store.
+                    kind = slot.kind
+                    ctx.act = act
+                    try:
+                        if kind == KWARGS:
+                            slot.handler(**act.data)
+                        elif kind == DATA:
+                            slot.handler(act.data)
+                        elif kind != NOHANDLER:
+                            if kind == NOARGS:
+                                slot.handler()
+                            else:
+                                call_handler(kind, slot.handler, slot.params, act.data)
+                    except BaseException as e:
+                        err = e
+                    ctx.act = None
+                else:
+                    err = self._run_hooked(act, h)
+                    if err is _DROPPED:
+                        act = None
+                        with lock:
+                            self._inflight -= 1
+                            self._cond.notify_all()
+                        continue
+            elif h is not None:
+                with lock:
+                    self._parked.discard(act)
+            if err is not None:
+                self._handle_error(act, err)  # does its own book-keeping
+                act = None
+            elif act.held:
+                held, act.held = act.held, None
+                self._enqueue_many(held, _seam.active)
+
+    def _run_hooked(self, act: Activation, h: Any) -> Any:
+        """Run one activation with hooks installed (may block in before_activation)."""
+        try:
+            h.before_activation(activation=act)
+        except Exception:
+            logger.exception("routilux hook before_activation raised")
+        with self._lock:
+            self._parked.discard(act)
+            if self._terminal:
+                return _DROPPED
+        try:
+            h.on_routine_start(activation=act)
+        except Exception:
+            logger.exception("routilux hook on_routine_start raised")
+        slot = act.slot
+        err: BaseException | None = None
+        ctx = _ctx
+        t0 = perf_counter()
+        ctx.act = act
+        try:
+            if slot.handler is not None:
+                call_handler(slot.kind, slot.handler, slot.params, act.data)
+        except BaseException as e:
+            err = e
+        ctx.act = None
+        duration = perf_counter() - t0
+        try:
+            h.on_routine_end(activation=act, duration=duration, error=err)
+        except Exception:
+            logger.exception("routilux hook on_routine_end raised")
+        return err
+
+    def _handle_error(self, act: Activation, err: BaseException) -> None:
+        """Apply the routine's (else the flow's) error strategy to a failed activation."""
+        eh = act.routine._error_handler or self.flow._error_handler
+        strategy = eh.strategy if eh is not None else ErrorStrategy.STOP
+        rid, sn = act.routine_id, act.slot.name
+        msg = f"{rid}.{sn}: {type(err).__name__}: {err}"
+        js = self.job_state
+        fire = False
+        act.held = None  # emits of a failed attempt never leave it
+        with self._lock:
+            self._inflight -= 1
+            if self._paused:
+                self._cond.notify_all()
+            if self._terminal:
+                return
+            now = time()
+            rs = js.routine_states.setdefault(rid, {"status": "pending", "execution_count": 0})
+            if eh is not None and eh.should_retry(err, act.attempt + 1):
+                act.attempt += 1
+                act.premerged = True
+                delay = eh.delay_for(act.attempt)
+                rs["status"] = "retrying"
+                rs["retry_count"] = act.attempt
+                js._history.append((rid, sn, "retrying", now, msg))
+                self._timers[act] = get_scheduler().call_later(delay, self._redeliver, act)
+                return
+            rs["execution_count"] = rs.get("execution_count", 0) + 1
+            rs["error"] = msg
+            next(act.routine._errors)
+            js.errors.append({"routine_id": rid, "slot_name": sn, "error": msg,
+                              "error_type": type(err).__name__, "timestamp": now})
+            if strategy is ErrorStrategy.CONTINUE or strategy is ErrorStrategy.SKIP:
+                rs["status"] = "error_continued" if strategy is ErrorStrategy.CONTINUE else "skipped"
+                js._history.append((rid, sn, rs["status"], now, msg))
+                self._outstanding -= 1
+                if self._outstanding == 0:
+                    self._mark_terminal("completed", None)
+                    fire = True
+            else:
+                rs["status"] = "failed"
+                js._history.append((rid, sn, "failed", now, msg))
+                self._mark_terminal("failed", msg)
+                fire = True
+        if strategy is not ErrorStrategy.RETRY or fire:
+            logger.debug("routilux handler error (%s): %s", strategy.value, msg, exc_info=err)
+        if fire:
+            self._finished()
+
+    def _redeliver(self, act: Activation) -> None:
+        """Timer callback: put a retried activation back in the queue (its count was kept)."""
+        with self._lock:
+            if self._timers.pop(act, None) is None or self._terminal:
+                return
+            self._queue.append(act)
+            spawn = not self._paused and self._drainers < self._max
+            if spawn:
+                self._drainers += 1
+        if spawn:
+            _submit(self._drain)
+
+    # ----------------------------------------------------------------- ending
+    def _mark_terminal(self, status: str, error: str | None) -> None:
+        # Caller holds the lock. Drop queued work at once so cancel never waits on it.
+        self._terminal = True
+        self._queue.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._outstanding = 0
+        js = self.job_state
+        if error is not None and status == "failed":
+            js.error = error
+        elif error is not None:
+            js.cancel_reason = error
+        js._set_status(status)
+        js._set_completed()
+        self._cond.notify_all()
+
+    def _finished(self) -> None:
+        # Runs exactly once per job, outside the lock: unregister, hooks, wake waiters.
+        js = self.job_state
+        self.flow._runtimes.pop(js.job_id, None)
+        h = _seam.active
+        if h is not None:
+            try:
+                h.on_job_end(job_state=js, flow=self.flow)
+            except Exception:
+                logger.exception("routilux hook on_job_end raised")
+        js._fire_done()
+
+
+class _Dropped(BaseException):
+    """Marker: the activation was dropped because the job ended during before_activation."""
+
+
+_DROPPED: Any = _Dropped()
