@@ -1,0 +1,23 @@
+"""The routilux API as plain Python (no HTTP, no Jupyter): one method per operation.
+
+:class:`RoutiluxService` is the facade; :class:`Owner` is the seam to whoever holds flows and
+jobs (:class:`LocalOwner` for this process); :func:`create_local_service` assembles one.
+"""
+
+from routilux.service.bootstrap import ServiceBundle, create_local_service
+from routilux.service.history import History
+from routilux.service.local_owner import LocalOwner
+from routilux.service.owner import Owner, OwnerInfo
+from routilux.service.recorder import HistoryRecorder
+from routilux.service.service import RoutiluxService
+
+__all__ = [
+    "History",
+    "HistoryRecorder",
+    "LocalOwner",
+    "Owner",
+    "OwnerInfo",
+    "RoutiluxService",
+    "ServiceBundle",
+    "create_local_service",
+]

@@ -1,0 +1,141 @@
+"""``RoutiluxExtension``: the routilux REST and WebSocket API inside a Jupyter server.
+
+Enabled on install (``etc/jupyter/jupyter_server_config.d/routilux.json``). Configure it with
+``c.RoutiluxExtension.<trait>`` in ``jupyter_server_config.py`` or on the command line
+(``jupyter server --RoutiluxExtension.history_db=/tmp/h.sqlite``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Integer, List, Unicode, default, validate
+
+from routilux.service.bootstrap import ServiceBundle, create_local_service
+from routilux_jupyter.server.handlers import rest_routes
+from routilux_jupyter.server.websockets import ws_routes
+
+__all__ = ["RoutiluxExtension"]
+
+
+class RoutiluxExtension(ExtensionApp):
+    """Serves flows and jobs (REST + WebSocket) under the Jupyter server's URL."""
+
+    name = "routilux"
+    description = "routilux workflow monitoring and debugging API"
+    load_other_extensions = True
+
+    prefix = Unicode(
+        "api",
+        config=True,
+        help=(
+            "URL prefix of the routilux routes, relative to the server's base_url. With the "
+            "default 'api' the routes are /api/flows, /api/jobs, /api/ws/jobs/{id}/monitor, ... "
+            "None of them shadows a core Jupyter route (/api/status, /api/kernels, ...)."
+        ),
+    )
+    max_events_per_job = Integer(
+        1000,
+        config=True,
+        help=(
+            "Trace events kept in memory per job (a ring buffer): bounds memory of long jobs and "
+            "what /api/jobs/{id}/trace and late WebSocket subscribers can see."
+        ),
+    )
+    history_db = Unicode(
+        config=True,
+        help=(
+            "Path of the SQLite file that keeps finished jobs, their final metrics and traces "
+            "across server restarts. Default: <jupyter data dir>/routilux/history.sqlite. "
+            "An empty string keeps no history."
+        ),
+    )
+    flows_dir = Unicode(
+        "",
+        config=True,
+        help=(
+            "A folder of flow specs (*.yaml, *.yml, *.json in the DSL) loaded into the server "
+            "at start. Routine classes must be registered (see routine_modules)."
+        ),
+    )
+    routine_modules = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help=(
+            "Python modules imported at start so their @register_routine classes can be named "
+            "in DSL specs (POST /api/flows, flows_dir). Classes advertised under the "
+            "'routilux.routines' entry-point group are loaded too."
+        ),
+    )
+    ws_queue_size = Integer(
+        1000,
+        config=True,
+        help=(
+            "Events buffered per WebSocket subscriber before it is told it missed some "
+            "(a {'type': 'gap', 'dropped': n} message)."
+        ),
+    )
+    worker_threads = Integer(
+        4,
+        config=True,
+        help="Threads that run API calls off the event loop (owners and the history may block).",
+    )
+
+    bundle: ServiceBundle | None = None
+    _executor: ThreadPoolExecutor | None = None
+
+    @default("history_db")
+    def _default_history_db(self) -> str:
+        return str(Path(jupyter_data_dir()) / "routilux" / "history.sqlite")
+
+    @validate("prefix")
+    def _check_prefix(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip("/")
+        if any(part in ("..", ".") for part in value.split("/")):
+            raise ValueError(f"RoutiluxExtension.prefix must be a plain URL path, got {value!r}")
+        return value
+
+    def initialize_settings(self) -> None:
+        """Build the service (monitoring on, history, routine registry, flows) for the handlers."""
+        self.bundle = create_local_service(
+            max_events_per_job=self.max_events_per_job,
+            history_db=self.history_db or None,
+            routine_modules=list(self.routine_modules),
+            flows_dir=self.flows_dir or None,
+            log=self.log,
+        )
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(1, self.worker_threads), thread_name_prefix="routilux-api"
+        )
+        # TODO(kernel bridge): put ROUTILUX_BRIDGE_URL and ROUTILUX_BRIDGE_SECRET into os.environ
+        # here (before kernels start) and register the bridge WebSocket route next to ws_routes;
+        # each connecting agent becomes a KernelOwner added with service.add_owner().
+        self.settings.update(
+            routilux_service=self.bundle.service,
+            routilux_executor=self._executor,
+            routilux_ws_queue_size=self.ws_queue_size,
+        )
+        self.log.info(
+            "routilux: API under %s%s (history: %s)",
+            self.serverapp.base_url if self.serverapp else "/",
+            self.prefix,
+            self.history_db or "off",
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(rest_routes(self.prefix))
+        self.handlers.extend(ws_routes(self.prefix))
+
+    async def stop_extension(self) -> None:
+        """Cancel the server's live jobs, flush the history, stop the worker threads."""
+        if self.bundle is not None:
+            self.bundle.close()
+            self.bundle = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
