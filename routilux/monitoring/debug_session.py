@@ -1,0 +1,375 @@
+"""Debug sessions: the controller's view of a job that pauses at breakpoints and steps.
+
+A :class:`DebugSession` is shared between the job's worker thread (which pauses in it, see
+:mod:`routilux.monitoring.debugger`) and any controlling thread (a notebook cell, an HTTP handler),
+which calls :meth:`~DebugSession.step_over`, :meth:`~DebugSession.variables` and friends. Every
+operation is thread-safe; the step commands raise :class:`~routilux.errors.InvalidStateError` when
+the job is not paused.
+
+Step modes (what the worker does after it is released):
+
+``None``        run until the next breakpoint (``continue``/``resume``)
+``activation``  pause before the job's next activation (``step_over`` at routine level, ``step_out``)
+``enter``       trace the current handler and pause at its first line (``step_into``)
+``enter_next``  the same for the next activation's handler (``step_into`` from an event pause)
+``line_over``   inside a handler: pause at the next line of the same frame (or its caller)
+``line_into``   inside a handler: pause at the next line anywhere, entering calls
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from routilux.errors import InvalidStateError, ValidationError
+from routilux.monitoring.summary import summarize, summarize_mapping
+
+if TYPE_CHECKING:
+    from routilux.runtime import Activation
+
+__all__ = ["DebugSession", "DebugSessionStore"]
+
+LINE_MODES = frozenset({"enter", "line_over", "line_into"})
+ENDED = frozenset({"completed", "failed", "cancelled", "lost"})
+MAX_PY_FRAMES = 50
+
+
+class DebugSession:
+    """The debugging state of one job: where it is paused and how it should step next."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.created_at = time.time()
+        self._cond = threading.Condition(threading.Lock())
+        self.status = "running"
+        self.paused_at: dict[str, Any] | None = None
+        self.pause_reason: str | None = None
+        self.breakpoint_id: str | None = None
+        self.step_mode: str | None = None
+        self.pause_count = 0
+        # Set by the worker while it is paused here:
+        self._activation: Activation | None = None
+        self._frame: FrameType | None = None
+        self._locals: Any = None          # frame locals (dict written back on resume, or proxy)
+        self._payload: dict[str, Any] | None = None   # what set_variable(scope="local") edits
+        self._job_state: Any = None
+        self._pausing = False             # worker is between runtime.pause() and _enter()
+        # Worker-side helpers (see debugger.py)
+        self._pause_lock = threading.Lock()   # one paused worker per job at a time
+        self._step_frame: FrameType | None = None
+        self._tracer: Any = None
+
+    # ---- worker side ------------------------------------------------------------------------
+    def _enter(
+        self, activation: Activation | None, job_state: Any, location: dict[str, Any], reason: str,
+        breakpoint_id: str | None, frame: FrameType | None, payload: dict[str, Any] | None,
+    ) -> None:
+        """The worker paused here (called after ``runtime.pause()``)."""
+        with self._cond:
+            self._activation = activation
+            self._job_state = job_state
+            self._frame = frame
+            self._locals = frame.f_locals if frame is not None else None
+            self._payload = payload
+            self.paused_at = location
+            self.pause_reason = reason
+            self.breakpoint_id = breakpoint_id
+            self.status = "paused"
+            self._pausing = False
+            self.pause_count += 1
+            self._cond.notify_all()
+
+    def _leave(self) -> None:
+        """The worker was released (by a step command, a resume or a cancel)."""
+        with self._cond:
+            if self.status == "paused":
+                self.status = "running"
+                self.paused_at = None
+            self._activation = self._frame = self._locals = self._payload = None
+            self.breakpoint_id = None
+
+    def _note_status(self, status: str, job_state: Any = None) -> None:
+        """A job status change seen through the hooks (user pause/resume, job end)."""
+        with self._cond:
+            if job_state is not None:
+                self._job_state = job_state
+            if status == "paused":
+                if self._pausing or self.status == "paused":
+                    return  # our own worker is pausing; _enter() will describe where
+                self.status = "paused"
+                self.pause_reason = "pause"
+                self.pause_count += 1
+            elif status == "running":
+                if self.status == "paused":
+                    self.status = "running"
+                    self.paused_at = None
+            elif status in ENDED:
+                self.status = status
+                self.paused_at = None
+                self.step_mode = None
+            self._cond.notify_all()
+
+    # ---- queries ------------------------------------------------------------------------------
+    @property
+    def is_paused(self) -> bool:
+        return self.status == "paused"
+
+    def wait_until_paused(self, timeout: float | None = None) -> bool:
+        """Block until the job is paused (``True``), it ended or ``timeout`` passed (``False``)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.status == "paused" or self.status in ENDED, timeout)
+            return self.status == "paused"
+
+    def wait_until_ended(self, timeout: float | None = None) -> bool:
+        """Block until the job reached a terminal status."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.status in ENDED, timeout)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{job_id, status, paused_at, pause_reason, breakpoint_id, step_mode, pause_count}``."""
+        with self._cond:
+            return {
+                "job_id": self.job_id, "status": self.status,
+                "paused_at": dict(self.paused_at) if self.paused_at else None,
+                "pause_reason": self.pause_reason if self.status == "paused" else None,
+                "breakpoint_id": self.breakpoint_id, "step_mode": self.step_mode,
+                "pause_count": self.pause_count,
+            }
+
+    def variables(self) -> dict[str, Any]:
+        """``{"local": ..., "shared": ...}``: payload (or frame locals) and the job's shared data."""
+        with self._cond:
+            if self._locals is not None:
+                local = {k: v for k, v in dict(self._locals).items() if not k.startswith("__")}
+            elif self._payload is not None:
+                local = dict(self._payload)
+            else:
+                local = {}
+            shared = self._shared_locked()
+            shared_copy = dict(shared) if shared is not None else {}
+        return {"local": summarize_mapping(local), "shared": summarize_mapping(shared_copy)}
+
+    def _shared_locked(self) -> dict[str, Any] | None:
+        js = self._job_state
+        if js is None and self._activation is not None:
+            js = self._activation.job_state
+        return None if js is None else js.shared_data
+
+    def set_variable(self, name: str, value: Any, scope: str = "local") -> dict[str, Any]:
+        """Change a payload key or frame local (``local``) or a shared-data key (``shared``).
+
+        A payload edit changes what the handler receives; a frame-local edit takes effect when
+        the handler continues. Returns ``{"name", "value", "scope"}`` (value summarised).
+        """
+        if scope not in ("local", "shared"):
+            raise ValidationError(f"scope {scope!r} is unknown; use 'local' or 'shared'",
+                                  detail={"field": "scope"})
+        if not isinstance(name, str) or not name:
+            raise ValidationError("variable name must be a non-empty string", detail={"field": "name"})
+        with self._cond:
+            self._require_paused_locked("set a variable")
+            if scope == "shared":
+                shared = self._shared_locked()
+                if shared is None:
+                    raise InvalidStateError(f"job {self.job_id} has no shared data to edit yet")
+                shared[name] = value
+            elif self._frame is not None:
+                self._set_frame_local(name, value)
+            elif self._payload is not None:
+                self._payload[name] = value
+            else:
+                raise InvalidStateError(
+                    f"job {self.job_id} is paused outside any activation; only scope='shared' "
+                    "can be edited now"
+                )
+        return {"name": name, "value": summarize(value), "scope": scope}
+
+    def _set_frame_local(self, name: str, value: Any) -> None:
+        frame = self._frame
+        assert frame is not None
+        code = frame.f_code
+        known = set(code.co_varnames) | set(code.co_cellvars) | set(code.co_freevars)
+        if name not in known:
+            raise ValidationError(
+                f"{code.co_name}() has no local variable {name!r}; its locals are "
+                f"{', '.join(sorted(known)) or 'none'}", detail={"field": "name"},
+            )
+        # 3.13+: f_locals is a write-through proxy. 3.10-3.12: it is the frame's locals dict,
+        # which the trace trampoline copies back into the fast locals when the paused trace
+        # call returns (as pdb relies on); never re-read frame.f_locals from this thread,
+        # which would overwrite the edit with the old fast values.
+        self._locals[name] = value
+
+    def call_stack(self) -> dict[str, Any]:
+        """``{"frames": [...]}``: Python frames inside the handler (innermost first), then the
+        chain of activations that led here (which emit fed which slot)."""
+        with self._cond:
+            act, frame = self._activation, self._frame
+            at = self.paused_at or {}
+        frames: list[dict[str, Any]] = []
+        if act is None:
+            return {"frames": frames}
+        if frame is not None:
+            from routilux.monitoring.debugger import is_internal_file
+
+            f: FrameType | None = frame
+            while f is not None and len(frames) < MAX_PY_FRAMES:
+                if is_internal_file(f.f_code.co_filename):
+                    break
+                frames.append({
+                    "kind": "python", "routine_id": act.routine_id, "slot_name": act.slot_name,
+                    "event_name": None, "function": f.f_code.co_name,
+                    "file": f.f_code.co_filename, "line": f.f_lineno,
+                })
+                f = f.f_back
+        first = True
+        a: Activation | None = act
+        while a is not None:
+            handler = a.handler
+            code = _code_of(handler)
+            entry = {
+                "kind": "activation", "routine_id": a.routine_id, "slot_name": a.slot_name,
+                "event_name": a.source_event, "function": _name_of(handler),
+                "file": code.co_filename if code else None,
+                "line": code.co_firstlineno if code else None,
+                "activation_id": a.activation_id,
+            }
+            if first and frame is None and at.get("event_name"):
+                entry["emitting"] = at["event_name"]  # paused on this activation's emit
+                entry["line"] = at.get("line", entry["line"])
+            frames.append(entry)
+            first = False
+            a = a.parent
+        return {"frames": frames}
+
+    # ---- commands -----------------------------------------------------------------------------
+    def _require_paused_locked(self, what: str) -> None:
+        if self.status != "paused":
+            raise InvalidStateError(
+                f"cannot {what}: job {self.job_id} is {self.status}, not paused; wait for a "
+                "breakpoint (wait_until_paused) or pause the job first",
+                detail={"job_id": self.job_id, "status": self.status},
+            )
+
+    def _release(self, mode: str | None, what: str) -> dict[str, Any]:
+        with self._cond:
+            self._require_paused_locked(what)
+            self.step_mode = mode
+            self._step_frame = self._frame if mode == "line_over" else None
+            self.status = "running"
+            self.paused_at = None
+            js = self._job_state
+            if js is None and self._activation is not None:
+                js = self._activation.job_state
+        runtime = getattr(js, "_runtime", None)
+        if runtime is not None:
+            try:
+                runtime.resume()
+            except InvalidStateError:
+                pass  # it ended meanwhile; nothing to release
+        return {"job_id": self.job_id, "status": "running"}
+
+    def step_over(self) -> dict[str, Any]:
+        """Run the paused activation (or line) and pause before the next one."""
+        with self._cond:
+            mode = "line_over" if self._frame is not None else "activation"
+        return self._release(mode, "step over")
+
+    def step_into(self) -> dict[str, Any]:
+        """Enter the handler and pause at its first line (inside a handler: into calls)."""
+        with self._cond:
+            if self._frame is not None:
+                mode = "line_into"
+            elif self.paused_at and self.paused_at.get("event_name") and self._payload is not None:
+                mode = "enter_next"   # paused at an emit: step into the handler it feeds
+            elif self._activation is not None:
+                mode = "enter"
+            else:
+                mode = "enter_next"
+        return self._release(mode, "step into")
+
+    def step_out(self) -> dict[str, Any]:
+        """Leave the handler (stop line stepping) and pause before the job's next activation."""
+        return self._release("activation", "step out")
+
+    def resume(self) -> dict[str, Any]:
+        """Run until the next breakpoint (also called ``continue``)."""
+        return self._release(None, "resume")
+
+    continue_ = resume
+
+    def __repr__(self) -> str:
+        return f"DebugSession(job_id={self.job_id!r}, status={self.status!r}, paused_at={self.paused_at!r})"
+
+
+def _code_of(handler: Any) -> Any:
+    """The code object a handler runs first (functions, bound methods, partials, callables)."""
+    seen = 0
+    while handler is not None and seen < 5:
+        seen += 1
+        code = getattr(handler, "__code__", None)
+        if code is not None:
+            return code
+        func = getattr(handler, "__func__", None) or getattr(handler, "func", None)
+        if func is None:
+            call = getattr(type(handler), "__call__", None)
+            func = getattr(call, "__func__", call) if call is not None and not isinstance(
+                call, type(object.__call__)) else None
+        handler = func
+    return None
+
+
+def _name_of(handler: Any) -> str | None:
+    if handler is None:
+        return None
+    return getattr(handler, "__qualname__", None) or type(handler).__qualname__
+
+
+class DebugSessionStore:
+    """Debug sessions by job id (bounded: the oldest ended sessions are dropped)."""
+
+    def __init__(self, max_sessions: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[str, DebugSession] = OrderedDict()
+        self._max = max_sessions
+
+    def get(self, job_id: str) -> DebugSession | None:
+        """The session of a job, or ``None``."""
+        return self._sessions.get(job_id)
+
+    def get_or_create(self, job_id: str) -> DebugSession:
+        """The session of a job, created when missing."""
+        session = self._sessions.get(job_id)
+        if session is not None:
+            return session
+        with self._lock:
+            session = self._sessions.get(job_id)
+            if session is None:
+                session = self._sessions[job_id] = DebugSession(job_id)
+                if len(self._sessions) > self._max:
+                    for jid in [j for j, s in self._sessions.items() if s.status in ENDED]:
+                        del self._sessions[jid]
+                        if len(self._sessions) <= self._max:
+                            break
+            return session
+
+    def remove(self, job_id: str) -> DebugSession | None:
+        with self._lock:
+            return self._sessions.pop(job_id, None)
+
+    def list_all(self) -> list[DebugSession]:
+        return list(self._sessions.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._sessions
+

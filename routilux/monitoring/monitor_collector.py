@@ -1,0 +1,491 @@
+"""Per-job execution traces and metrics, recorded cheaply on the engine's worker threads.
+
+Hot path (every hook call): look up the job's record, take its lock, append one compact tuple to
+its ring buffer (``collections.deque(maxlen)``) and bump a few counters. Nothing is summarised or
+turned into objects until someone reads: :class:`ExecutionEvent` objects, payload summaries and
+:class:`JobMetrics` are built on demand. Only when a job has live subscribers is an event dict
+built at record time (to hand to :class:`~routilux.monitoring.event_manager.JobEventManager`), and
+that happens under the same lock as the append, so subscribers see the ring's order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from routilux.monitoring.event_manager import JobEventManager
+from routilux.monitoring.summary import summarize, summarize_mapping
+
+__all__ = ["DictAccess", "ExecutionEvent", "JobMetrics", "MonitorCollector", "RoutineMetrics", "iso"]
+
+DEFAULT_MAX_EVENTS = 1000
+DEFAULT_MAX_JOBS = 1000
+MAX_ERRORS = 100
+TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})
+
+# ring tuple layout
+_SEQ, _TS, _TYPE, _RID, _DATA, _DUR, _STATUS, _SLOT, _EVENT, _ACT, _EXTRA = range(11)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC text (``None`` stays ``None``)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+class DictAccess:
+    """Lets a dataclass be read like a dict too: ``obj["field"]``, ``"field" in obj``, ``.get``."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._names():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._names()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self._names() else default
+
+    def keys(self) -> list[str]:
+        return list(self._names())
+
+    @classmethod
+    def _names(cls) -> dict[str, None]:
+        names = cls.__dict__.get("_field_names")
+        if names is None:
+            names = {f.name: None for f in fields(cls)}  # type: ignore[arg-type]
+            names.update({n: None for n in getattr(cls, "_derived", ())})
+            cls._field_names = names  # type: ignore[attr-defined]
+        return names
+
+
+@dataclass
+class ExecutionEvent(DictAccess):
+    """One entry of a job's trace."""
+
+    event_id: str
+    job_id: str
+    routine_id: str | None
+    event_type: str
+    timestamp: float
+    data: dict[str, Any] = field(default_factory=dict)
+    duration: float | None = None
+    status: str | None = None
+    seq: int = 0
+    flow_id: str | None = None
+    slot_name: str | None = None
+    event_name: str | None = None
+    activation_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``timestamp`` as ISO 8601 UTC, ``type`` = ``"event"`` for streams."""
+        out = {
+            "type": "event", "event_id": self.event_id, "seq": self.seq, "job_id": self.job_id,
+            "flow_id": self.flow_id, "routine_id": self.routine_id, "event_type": self.event_type,
+            "timestamp": iso(self.timestamp), "data": self.data, "duration": self.duration,
+            "status": self.status, "slot_name": self.slot_name, "event_name": self.event_name,
+            "activation_id": self.activation_id,
+        }
+        if self.extra:
+            out.update(self.extra)
+        return out
+
+
+@dataclass
+class RoutineMetrics(DictAccess):
+    """Aggregated timings of one routine within one job (each activation timed separately)."""
+
+    routine_id: str
+    execution_count: int = 0
+    total_duration: float = 0.0
+    avg_duration: float = 0.0
+    min_duration: float | None = None
+    max_duration: float | None = None
+    error_count: int = 0
+    last_execution: float | None = None
+    status: str = "pending"
+    _derived = ("duration_ms", "avg_duration_ms")
+
+    @property
+    def duration_ms(self) -> float:
+        """Total time spent in this routine's handlers, in milliseconds."""
+        return self.total_duration * 1000.0
+
+    @property
+    def avg_duration_ms(self) -> float:
+        return self.avg_duration * 1000.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "routine_id": self.routine_id, "execution_count": self.execution_count,
+            "total_duration": self.total_duration, "avg_duration": self.avg_duration,
+            "min_duration": self.min_duration, "max_duration": self.max_duration,
+            "error_count": self.error_count, "last_execution": iso(self.last_execution),
+            "status": self.status, "duration_ms": self.duration_ms,
+            "avg_duration_ms": self.avg_duration_ms,
+        }
+
+
+@dataclass
+class JobMetrics(DictAccess):
+    """A job's metrics (DESIGN.md §4); times are epoch seconds, ``duration`` in seconds."""
+
+    job_id: str
+    flow_id: str | None
+    status: str
+    start_time: float | None
+    end_time: float | None
+    duration: float | None
+    duration_ms: float | None
+    total_routines: int
+    completed_routines: int
+    failed_routines: int
+    total_events: int
+    total_slot_calls: int
+    total_event_emits: int
+    routine_metrics: dict[str, RoutineMetrics]
+    errors: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id, "flow_id": self.flow_id, "status": self.status,
+            "start_time": iso(self.start_time), "end_time": iso(self.end_time),
+            "duration": self.duration, "duration_ms": self.duration_ms,
+            "total_routines": self.total_routines, "completed_routines": self.completed_routines,
+            "failed_routines": self.failed_routines, "total_events": self.total_events,
+            "total_slot_calls": self.total_slot_calls, "total_event_emits": self.total_event_emits,
+            "routine_metrics": {k: v.to_dict() for k, v in self.routine_metrics.items()},
+            "errors": list(self.errors),
+        }
+
+
+class _JobRecord:
+    """Mutable per-job state; touched only under ``lock``."""
+
+    __slots__ = (
+        "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "seq",
+        "total_events", "slot_calls", "emits", "routines", "errors", "total_routines", "job_ref",
+    )
+
+    def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
+        self.job_id = job_id
+        self.flow_id = flow_id
+        self.status = "running"
+        self.start_time: float | None = None
+        self.end_time: float | None = None
+        self.lock = threading.Lock()
+        self.ring: deque[tuple[Any, ...]] = deque(maxlen=maxlen)
+        self.seq = 0
+        self.total_events = 0
+        self.slot_calls = 0
+        self.emits = 0
+        # routine_id -> [count, total, min, max, errors, last_ts, active]
+        self.routines: dict[str, list[Any]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.total_routines = 0
+        self.job_ref: Any = None   # weakref to the JobState, for controllers
+
+
+class MonitorCollector:
+    """Collects traces and metrics per job; read them with the ``get_*`` methods."""
+
+    def __init__(
+        self, max_events_per_job: int = DEFAULT_MAX_EVENTS, *,
+        event_manager: JobEventManager | None = None, max_jobs: int = DEFAULT_MAX_JOBS,
+    ) -> None:
+        self._max_events = max_events_per_job
+        self._max_jobs = max_jobs
+        self._jobs: OrderedDict[str, _JobRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self.event_manager = event_manager
+        if event_manager is not None:
+            event_manager.set_source(self)
+
+    # ---- configuration ----------------------------------------------------------------------
+    def set_max_events_per_job(self, n: int) -> None:
+        """Size of each job's ring buffer (existing jobs keep their newest ``n`` events)."""
+        if n < 1:
+            raise ValueError("max_events_per_job must be at least 1")
+        self._max_events = n
+        with self._lock:
+            for rec in self._jobs.values():
+                with rec.lock:
+                    rec.ring = deque(rec.ring, maxlen=n)
+
+    @property
+    def max_events_per_job(self) -> int:
+        return self._max_events
+
+    # ---- recording (engine threads) -------------------------------------------------------
+    def record_for(self, job_id: str, flow_id: str | None = None) -> _JobRecord:
+        """The job's record, created on first sight (a job may predate ``enable()``)."""
+        rec = self._jobs.get(job_id)
+        if rec is None:
+            with self._lock:
+                rec = self._jobs.get(job_id)
+                if rec is None:
+                    rec = _JobRecord(job_id, flow_id, self._max_events)
+                    rec.start_time = time.time()
+                    self._jobs[job_id] = rec
+                    self._evict_locked()
+        return rec
+
+    def _evict_locked(self) -> None:
+        if len(self._jobs) <= self._max_jobs:
+            return
+        for jid in [j for j, r in self._jobs.items() if r.status in TERMINAL]:
+            del self._jobs[jid]
+            if len(self._jobs) <= self._max_jobs:
+                return
+
+    def record(
+        self, rec: _JobRecord, event_type: str, routine_id: str | None, data: Any = None,
+        duration: float | None = None, status: str | None = None, slot_name: str | None = None,
+        event_name: str | None = None, activation_id: int | None = None, extra: Any = None,
+    ) -> None:
+        """Append one event to the job's ring (and hand it to live subscribers, if any)."""
+        em = self.event_manager
+        with rec.lock:
+            rec.seq += 1
+            entry = (rec.seq, time.time(), event_type, routine_id, data, duration, status,
+                     slot_name, event_name, activation_id, extra)
+            rec.ring.append(entry)
+            rec.total_events += 1
+            if em is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
+    def slot_call(
+        self, rec: _JobRecord, routine_id: str, slot_name: str, data: Any, source_id: int | None
+    ) -> None:
+        """Data was delivered to a slot (counted in ``total_slot_calls``)."""
+        em = self.event_manager
+        with rec.lock:
+            rec.seq += 1
+            entry = (rec.seq, time.time(), "slot_call", routine_id, data, None, None, slot_name,
+                     None, source_id, None)
+            rec.ring.append(entry)
+            rec.total_events += 1
+            rec.slot_calls += 1
+            if em is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
+    def event_emit(
+        self, rec: _JobRecord, routine_id: str, event_name: str, data: Any, activation_id: int | None
+    ) -> None:
+        """A routine emitted an event (counted in ``total_event_emits``)."""
+        em = self.event_manager
+        with rec.lock:
+            rec.seq += 1
+            entry = (rec.seq, time.time(), "event_emit", routine_id, data, None, None, None,
+                     event_name, activation_id, None)
+            rec.ring.append(entry)
+            rec.total_events += 1
+            rec.emits += 1
+            if em is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
+    def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> _JobRecord:
+        rec = self.record_for(job_id, flow_id)
+        rec.flow_id = flow_id
+        rec.total_routines = total_routines
+        rec.status = "running"
+        self.record(rec, "job_start", None, status="running")
+        return rec
+
+    def job_status(self, job_id: str, status: str) -> None:
+        rec = self.record_for(job_id)
+        rec.status = status
+        self.record(rec, "job_paused" if status == "paused" else "job_resumed", None, status=status)
+
+    def job_ended(self, job_id: str, status: str, error: Any = None) -> None:
+        rec = self.record_for(job_id)
+        rec.status = status
+        rec.end_time = time.time()
+        etype = {"completed": "job_completed", "cancelled": "job_cancelled"}.get(status, "job_failed")
+        extra = {"error": str(error)[:1000]} if error else None
+        self.record(rec, etype, None, status=status, extra=extra)
+
+    def routine_started(self, rec: _JobRecord, routine_id: str, slot_name: str, activation_id: int) -> None:
+        """A handler starts: count it as active and trace ``routine_start``."""
+        em = self.event_manager
+        with rec.lock:
+            m = rec.routines.get(routine_id)
+            if m is None:
+                m = rec.routines[routine_id] = [0, 0.0, None, None, 0, None, 0]
+            m[6] += 1
+            rec.seq += 1
+            entry = (rec.seq, time.time(), "routine_start", routine_id, None, None, "running",
+                     slot_name, None, activation_id, None)
+            rec.ring.append(entry)
+            rec.total_events += 1
+            if em is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
+    def routine_ended(
+        self, rec: _JobRecord, routine_id: str, slot_name: str, activation_id: int,
+        duration: float, error: BaseException | None,
+    ) -> None:
+        """Update the routine's metrics (this activation timed on its own) and trace the end."""
+        em = self.event_manager
+        now = time.time()
+        with rec.lock:
+            m = rec.routines.get(routine_id)
+            if m is None:
+                m = rec.routines[routine_id] = [0, 0.0, None, None, 0, None, 1]
+            m[0] += 1
+            m[1] += duration
+            if m[2] is None or duration < m[2]:
+                m[2] = duration
+            if m[3] is None or duration > m[3]:
+                m[3] = duration
+            m[5] = now
+            if m[6] > 0:
+                m[6] -= 1
+            rec.seq += 1
+            if error is None:
+                entry: tuple[Any, ...] = (rec.seq, now, "routine_complete", routine_id, None,
+                                          duration, "completed", slot_name, None, activation_id, None)
+            else:
+                m[4] += 1
+                message = f"{type(error).__name__}: {error}"[:1000]
+                if len(rec.errors) < MAX_ERRORS:
+                    rec.errors.append({
+                        "routine_id": routine_id, "slot_name": slot_name,
+                        "error_type": type(error).__name__, "message": str(error)[:1000],
+                        "timestamp": iso(now),
+                    })
+                entry = (rec.seq, now, "routine_error", routine_id, None, duration, "failed",
+                         slot_name, None, activation_id, {"error": message})
+            rec.ring.append(entry)
+            rec.total_events += 1
+            if em is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
+    # ---- history for subscribers ----------------------------------------------------------
+    def subscribe_with_history(
+        self, job_id: str, register: Callable[[list[dict[str, Any]]], None]
+    ) -> bool:
+        """Run ``register(history)`` atomically with respect to new events of ``job_id``."""
+        with self._lock:
+            rec = self._jobs.get(job_id)
+            if rec is None:
+                # Not started yet: registering under the collector lock means job creation
+                # (which takes it) cannot slip events in between.
+                register([])
+                return True
+        with rec.lock:
+            register([self._to_event(rec, e).to_dict() for e in rec.ring])
+        return True
+
+    # ---- reading ------------------------------------------------------------------------------
+    @staticmethod
+    def _to_event(rec: _JobRecord, e: tuple[Any, ...]) -> ExecutionEvent:
+        data = e[_DATA]
+        if data is None:
+            summary: dict[str, Any] = {}
+        elif isinstance(data, dict):
+            summary = summarize_mapping(data)
+        else:
+            summary = {"value": summarize(data)}
+        return ExecutionEvent(
+            event_id=f"{rec.job_id}:{e[_SEQ]}", job_id=rec.job_id, routine_id=e[_RID],
+            event_type=e[_TYPE], timestamp=e[_TS], data=summary, duration=e[_DUR],
+            status=e[_STATUS], seq=e[_SEQ], flow_id=rec.flow_id, slot_name=e[_SLOT],
+            event_name=e[_EVENT], activation_id=e[_ACT], extra=dict(e[_EXTRA] or {}),
+        )
+
+    def get_execution_trace(self, job_id: str, limit: int | None = None) -> list[ExecutionEvent]:
+        """The job's retained events, oldest first (the newest ``limit`` when given)."""
+        rec = self._jobs.get(job_id)
+        if rec is None:
+            return []
+        with rec.lock:
+            entries = list(rec.ring)
+        if limit is not None:
+            entries = entries[-limit:] if limit > 0 else []
+        return [self._to_event(rec, e) for e in entries]
+
+    def _routine_metrics(self, rid: str, m: list[Any]) -> RoutineMetrics:
+        count = m[0]
+        status = "running" if m[6] else "failed" if m[4] else "completed" if count else "pending"
+        return RoutineMetrics(
+            routine_id=rid, execution_count=count, total_duration=m[1],
+            avg_duration=m[1] / count if count else 0.0, min_duration=m[2], max_duration=m[3],
+            error_count=m[4], last_execution=m[5], status=status,
+        )
+
+    def get_routine_metrics(self, job_id: str, routine_id: str) -> RoutineMetrics | None:
+        """One routine's metrics in one job, or ``None`` if it never ran there."""
+        rec = self._jobs.get(job_id)
+        if rec is None:
+            return None
+        with rec.lock:
+            m = rec.routines.get(routine_id)
+            return None if m is None else self._routine_metrics(routine_id, list(m))
+
+    def get_metrics(self, job_id: str) -> JobMetrics | None:
+        """The job's metrics, or ``None`` for a job this collector never saw."""
+        rec = self._jobs.get(job_id)
+        if rec is None:
+            return None
+        with rec.lock:
+            rms = {rid: self._routine_metrics(rid, list(m)) for rid, m in rec.routines.items()}
+            errors = list(rec.errors)
+            start, end = rec.start_time, rec.end_time
+            totals = (rec.total_events, rec.slot_calls, rec.emits)
+        duration = None
+        if start is not None:
+            duration = (end if end is not None else time.time()) - start
+        return JobMetrics(
+            job_id=job_id, flow_id=rec.flow_id, status=rec.status, start_time=start,
+            end_time=end, duration=duration,
+            duration_ms=None if duration is None else duration * 1000.0,
+            total_routines=max(rec.total_routines, len(rms)),
+            completed_routines=sum(1 for r in rms.values() if r.execution_count and not r.error_count),
+            failed_routines=sum(1 for r in rms.values() if r.error_count),
+            total_events=totals[0], total_slot_calls=totals[1], total_event_emits=totals[2],
+            routine_metrics=rms, errors=errors,
+        )
+
+    def trace_producer(self, job_id: str) -> Callable[[], list[dict[str, Any]]]:
+        """Snapshot the job's ring now; the returned callable builds the event dicts later
+        (so a history store can summarise payloads on its own thread, not the engine's)."""
+        rec = self._jobs.get(job_id)
+        if rec is None:
+            return list
+        with rec.lock:
+            entries = list(rec.ring)
+        return lambda: [self._to_event(rec, e).to_dict() for e in entries]
+
+    def job_state(self, job_id: str) -> Any:
+        """The live JobState of a job this collector saw (``None`` once it was collected)."""
+        rec = self._jobs.get(job_id)
+        ref = rec.job_ref if rec is not None else None
+        return ref() if ref is not None else None
+
+    def get_job_status(self, job_id: str) -> str | None:
+        rec = self._jobs.get(job_id)
+        return None if rec is None else rec.status
+
+    def ring_length(self, job_id: str) -> int:
+        """Events currently retained for a job (what the ring buffer bounds)."""
+        rec = self._jobs.get(job_id)
+        return 0 if rec is None else len(rec.ring)
+
+    def list_jobs(self) -> list[str]:
+        return list(self._jobs)
+
+    def clear(self, job_id: str | None = None) -> None:
+        """Forget one job (or every job)."""
+        with self._lock:
+            if job_id is None:
+                self._jobs.clear()
+            else:
+                self._jobs.pop(job_id, None)
