@@ -1,0 +1,12 @@
+"""Notebook views of routilux flows and jobs: anywidget front ends shipped as ES modules.
+
+``FlowView(flow)`` draws the flow's live graph; ``JobView(job_state)`` (or ``JobView(flow=flow)``
+to follow the flow's newest job) adds status, metrics, a trace and a debugger panel.
+``install_display()`` makes flows and jobs display as these views when they end a cell.
+"""
+
+from ._display import install_display
+from .flow_view import FlowView
+from .job_view import JobView
+
+__all__ = ["FlowView", "JobView", "install_display"]

@@ -1,0 +1,56 @@
+"""JobView: one job's graph, status, metrics, trace and debugger in a notebook cell."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import traitlets as t
+
+from ._bundle import bundle
+from ._live import LiveView
+from ._protocol import ACTIONS
+from ._source import Snapshot, ViewSource
+
+if TYPE_CHECKING:
+    from routilux.flow import Flow
+    from routilux.job_state import JobState
+
+__all__ = ["JobView"]
+
+
+class JobView(LiveView):
+    """FlowView plus the job's status, per-routine metrics, a trace and a debugger panel.
+
+    ``JobView(job_state)`` shows that job. ``JobView(flow=flow)`` follows the flow's newest job and
+    its breakpoints apply to every job of the flow, so a breakpoint set before ``flow.execute()``
+    stops that run, and the panel's Continue releases a cell blocked in it.
+    """
+
+    _esm = bundle("job_view.js")
+    commands: ClassVar[frozenset[str]] = ACTIONS
+    trace_limit: ClassVar[int] = 200
+
+    trace = t.List(help="The newest trace events (at most 200), oldest first.").tag(sync=True)
+    trace_total = t.Int(0, help="Events recorded for the job; older ones are paged on demand.").tag(sync=True)
+
+    def __init__(
+        self,
+        job: JobState | None = None,
+        *,
+        flow: Flow | None = None,
+        source: ViewSource | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if source is None:
+            if job is None and flow is None:
+                raise TypeError("JobView needs a job or a flow: JobView(job_state) or JobView(flow=flow)")
+            from ._monitoring import MonitoringSource
+
+            source = MonitoringSource(flow, job, follow_latest=job is None)
+        super().__init__(source, **kwargs)
+
+    def _state(self, snap: Snapshot, graph: dict[str, Any]) -> dict[str, Any]:
+        state = super()._state(snap, graph)
+        state["trace"] = list(snap.trace)
+        state["trace_total"] = snap.trace_total
+        return state
