@@ -425,7 +425,8 @@ class Flow:
 def _mirror(live: JobState, copy: JobState) -> None:
     copy.status = live.status
     copy.error = live.error
-    copy.errors = list(live.errors)
+    copy.errors.clear()
+    copy.errors.extend(live.errors)
     copy.routine_states = {k: dict(v) for k, v in live.routine_states.items()}
     copy._completed_ts = live._completed_ts
     copy._saved = None

@@ -100,7 +100,8 @@ class JobState:
         self.routine_states: dict[str, dict[str, Any]] = {}
         self.shared_data: dict[str, Any] = {}
         self.error: str | None = None
-        self.errors: list[dict[str, Any]] = []
+        # Bounded like the history: a CONTINUE routine failing forever must not grow memory.
+        self.errors: deque[dict[str, Any]] = deque(maxlen=history_limit)
         self.cancel_reason: str | None = None
         self._history: deque[tuple[Any, ...]] = deque(maxlen=history_limit)
         self._created_ts: float = time()
@@ -263,9 +264,10 @@ class JobState:
             "started_at": _iso(self._started_ts),
             "completed_at": _iso(self._completed_ts),
             "error": self.error,
-            "errors": [dict(e, timestamp=_iso(e["timestamp"])) for e in self.errors],
-            "routine_states": {k: dict(v) for k, v in self.routine_states.items()},
-            "shared_data_keys": sorted(map(str, self.shared_data)),
+            "errors": [dict(e, timestamp=_iso(e["timestamp"])) for e in list(self.errors)],
+            # list() copies in C (atomic under the GIL) while workers may add routines.
+            "routine_states": {k: dict(v) for k, v in list(self.routine_states.items())},
+            "shared_data_keys": sorted(str(k) for k in list(self.shared_data)),
         }
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -278,7 +280,7 @@ class JobState:
         snap = rt.snapshot() if rt is not None else (self._saved or {"pending": [], "buffers": []})
         doc = self.to_dict()
         doc["format"] = _FORMAT
-        doc["errors"] = [dict(e) for e in self.errors]
+        doc["errors"] = [dict(e) for e in list(self.errors)]
         doc["history_limit"] = self._history.maxlen
         doc["execution_history"] = [list(r) for r in self._history]
         doc["cancel_reason"] = self.cancel_reason
@@ -314,7 +316,7 @@ class JobState:
         js.status = doc["status"]
         js.error = doc.get("error")
         js.cancel_reason = doc.get("cancel_reason")
-        js.errors = list(doc.get("errors") or [])
+        js.errors.extend(doc.get("errors") or [])
         js.shared_data = dict(doc.get("shared_data") or {})
         js.routine_states = {k: dict(v) for k, v in (doc.get("routine_states") or {}).items()}
         js._history.extend(tuple(r) for r in doc.get("execution_history") or [])

@@ -221,10 +221,12 @@ class JobRuntime:
 
     def snapshot(self, timeout: float = 30.0) -> dict[str, Any]:
         """A consistent picture for save(): when paused, waits until no handler is mid-run."""
+        cur = _ctx.act
+        me = 1 if cur is not None and cur.runtime is self else 0  # saving from its own handler
         with self._lock:
             if self._paused and not self._terminal:
                 ok = self._cond.wait_for(
-                    lambda: self._inflight == len(self._parked) or self._terminal, timeout
+                    lambda: self._inflight - me == len(self._parked) or self._terminal, timeout
                 )
                 if not ok:
                     raise InvalidStateError(

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` runs every section and prints one table."""
