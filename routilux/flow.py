@@ -245,7 +245,7 @@ class Flow:
 
     # ----------------------------------------------------------------- jobs
     def start(self, entry_routine_id: str, entry_params: dict[str, Any] | None = None,
-              execution_strategy: str | None = None, *, entry_slot: str = "trigger",
+              entry_slot: str = "trigger", *, execution_strategy: str | None = None,
               job_id: str | None = None) -> JobState:
         """Start a job at ``entry_routine_id.entry_slot``; returns its running JobState at once."""
         routine = self._routine_or_error(entry_routine_id, "entry")
@@ -273,9 +273,12 @@ class Flow:
     def execute(self, entry_routine_id: str, entry_params: dict[str, Any] | None = None,
                 execution_strategy: str | None = None, timeout: float | None = None, *,
                 entry_slot: str = "trigger", job_id: str | None = None) -> JobState:
-        """Start a job and wait until it is terminal (or ``timeout``, default the flow's)."""
-        js = self.start(entry_routine_id, entry_params, execution_strategy,
-                        entry_slot=entry_slot, job_id=job_id)
+        """Start a job and wait until it is terminal (or ``timeout``, default the flow's).
+
+        The positional order is routilux 0.10's; ``entry_slot`` is keyword-only here.
+        """
+        js = self.start(entry_routine_id, entry_params, entry_slot,
+                        execution_strategy=execution_strategy, job_id=job_id)
         js.wait(timeout if timeout is not None else self.execution_timeout)
         return js
 
