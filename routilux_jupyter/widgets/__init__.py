@@ -6,7 +6,11 @@ to follow the flow's newest job) adds status, metrics, a trace and a debugger pa
 """
 
 from ._display import install_display
+from ._flows import remember_flows
 from .flow_view import FlowView
 from .job_view import JobView
+
+# Finished jobs keep only their flow's id; remember flows from now on to draw their graph.
+remember_flows()
 
 __all__ = ["FlowView", "JobView", "install_display"]

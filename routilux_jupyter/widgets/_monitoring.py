@@ -16,6 +16,7 @@ from routilux.errors import InvalidStateError, NotFoundError, ValidationError
 from routilux.monitoring import MonitoringRegistry
 from routilux.service.jsonable import jsonable
 
+from ._flows import find_flow
 from ._protocol import Graph, JobInfo, TraceEvent, TracePage
 from ._source import Snapshot, empty_debug
 
@@ -32,11 +33,6 @@ MAX_ERRORS = 20        # job errors carried in the metrics trait
 _TRACE_DROP = ("type", "job_id", "flow_id")
 
 
-def _flow_of(job: JobState) -> Flow | None:
-    runtime = getattr(job, "_runtime", None)
-    return getattr(runtime, "flow", None)
-
-
 class MonitoringSource:
     """Reads and steers one job (or the newest job of one flow) through monitoring."""
 
@@ -45,10 +41,11 @@ class MonitoringSource:
         registry: MonitoringRegistry | None = None,
     ) -> None:
         if flow is None and job is not None:
-            flow = _flow_of(job)
+            flow = find_flow(job)
         if flow is None:
             raise ValidationError(
-                "Cannot find the flow of this job; pass it: JobView(job_state, flow=flow)"
+                f"Cannot find flow {getattr(job, 'flow_id', '?')!r} of this job (it was built before "
+                "routilux_jupyter.widgets was imported); pass it: JobView(job_state, flow=flow)"
             )
         # A view is useless without monitoring; turning it on here is what the user asked for.
         self.registry = registry or MonitoringRegistry.get_instance()
@@ -63,6 +60,7 @@ class MonitoringSource:
         self._job: JobState | None = None
         self._job_id: str | None = None
         self._emits: dict[tuple[str, str], int] = {}
+        self._active: dict[str, int] = {}  # routine id -> handlers running (from the stream)
         self.gaps = 0
         if job is not None:
             self._select(job.job_id, job, seed=not follow_latest)
@@ -92,6 +90,7 @@ class MonitoringSource:
         self._job_id = job_id
         self._job = job
         self._emits = {}
+        self._active = {}
         if seed:
             for event in self.registry.monitor_collector.get_execution_trace(job_id):
                 self._count(event.event_type, event.routine_id, event.event_name)
@@ -102,9 +101,19 @@ class MonitoringSource:
                 session._note_status("paused", job)
 
     def _count(self, event_type: str | None, routine_id: str | None, event_name: str | None) -> None:
-        if event_type == "event_emit" and routine_id and event_name:
+        if not routine_id:
+            return
+        if event_type == "event_emit" and event_name:
             key = (routine_id, event_name)
             self._emits[key] = self._emits.get(key, 0) + 1
+        elif event_type == "routine_start":
+            self._active[routine_id] = self._active.get(routine_id, 0) + 1
+        elif event_type in ("routine_complete", "routine_error"):
+            left = self._active.get(routine_id, 0) - 1
+            if left > 0:
+                self._active[routine_id] = left
+            else:
+                self._active.pop(routine_id, None)
 
     # ---- ViewSource --------------------------------------------------------------------------
     def graph(self) -> Graph:
@@ -159,6 +168,7 @@ class MonitoringSource:
             self._drain()
             job_id, job = self._job_id, self._job
             emits = dict(self._emits)
+            active = list(self._active)
         if job_id is None:
             bps = self.registry.breakpoint_manager.get_breakpoints(flow_id=self.flow_id)
             return Snapshot(breakpoints=[jsonable(bp.to_dict()) for bp in bps])
@@ -180,6 +190,9 @@ class MonitoringSource:
             summary.pop("routine_metrics", None)
             summary["errors"] = jsonable(summary.get("errors", [])[-MAX_ERRORS:])
             summary = jsonable(summary)
+        if status not in TERMINAL:
+            for rid in active:  # the stream knows a handler started before the metrics do
+                states[rid] = "running"
         trace: list[TraceEvent] = []
         if trace_limit:
             trace = [_trace_event(e.to_dict()) for e in collector.get_execution_trace(job_id, trace_limit)]
@@ -246,6 +259,9 @@ class MonitoringSource:
         if job is None:
             if job_id is None:
                 raise InvalidStateError(f"cannot {what}: no job of flow {self.flow_id!r} has started yet")
+            status = self.registry.monitor_collector.get_job_status(job_id)
+            if status in TERMINAL:
+                raise InvalidStateError(f"cannot {what}: job {job_id} is already {status}")
             raise InvalidStateError(f"cannot {what}: job {job_id} is no longer running in this kernel")
         status = str(job.status)
         if status in TERMINAL:

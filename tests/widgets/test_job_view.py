@@ -132,7 +132,7 @@ def test_toggle_update_and_remove_breakpoints(view_of: Any) -> None:
     job = flow.start("source", {"n": 2})
     wait_state(view, lambda: view.job.get("job_id") == job.job_id and view.job.get("status") == "paused")
     assert view.debug["paused_at"]["event_name"] == "out"
-    assert job.shared_data["seen"] == [0]  # paused before delivering value 1
+    assert view.debug["variables"]["local"] == {"value": 1}  # paused at the second emit
 
     assert command(view, "remove_breakpoint", breakpoint_id=bp_id)["ok"]
     wait_state(view, lambda: view.breakpoints == [])
@@ -154,9 +154,13 @@ def test_pause_resume_and_cancel(view_of: Any) -> None:
     assert "seen" not in job.shared_data  # workers stopped before the next activation
     assert view.debug["paused_at"] is not None
 
-    # A manual pause can be stepped too: one activation, then paused again.
+    # A manual pause can be stepped too: the first step stops at the next activation...
+    at = lambda: (view.debug.get("paused_at") or {}).get("routine_id")  # noqa: E731
     assert command(view, "step_over")["ok"]
-    wait_state(view, lambda: view.routine_states.get("relay") == "completed" and view.job.get("status") == "paused")
+    wait_state(view, lambda: at() == "relay")
+    # ...the next runs it and stops before the one after.
+    assert command(view, "step_over")["ok"]
+    wait_state(view, lambda: at() == "sink" and view.routine_states.get("relay") == "completed")
     assert "seen" not in job.shared_data
 
     assert command(view, "resume")["ok"]
@@ -192,8 +196,9 @@ def test_step_into_and_out_of_a_handler(view_of: Any) -> None:
     wait_state(view, lambda: "doubled" in ((view.debug.get("variables") or {}).get("local") or {}))
     assert command(view, "set_variable", name="doubled", value=100)["ok"]
 
-    assert command(view, "step_out")["ok"]
-    wait_state(view, lambda: (view.debug.get("paused_at") or {}).get("reason") == "step")
+    assert command(view, "step_out")["ok"]  # finish the handler, stop before the next activation
+    wait_state(view, lambda: ((view.debug.get("variables") or {}).get("local")) == {"value": 1})
+    assert view.debug["paused_at"]["line"] is None
     assert job.shared_data["seen"] == [100]
     assert command(view, "continue")["ok"]
     assert job.wait(5) and job.shared_data["seen"] == [100, 2]
