@@ -8,16 +8,16 @@ from routilux.service.bootstrap import ServiceBundle, create_local_service
 from routilux.service.history import History
 from routilux.service.local_owner import LocalOwner
 from routilux.service.owner import Owner, OwnerInfo
-from routilux.service.recorder import HistoryRecorder
+from routilux.service.sqlite_history import SQLiteHistory
 from routilux.service.service import RoutiluxService
 
 __all__ = [
     "History",
-    "HistoryRecorder",
     "LocalOwner",
     "Owner",
     "OwnerInfo",
     "RoutiluxService",
+    "SQLiteHistory",
     "ServiceBundle",
     "create_local_service",
 ]

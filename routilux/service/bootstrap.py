@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from routilux.errors import RoutiluxError
-from routilux.service.history import History
 from routilux.service.local_owner import LocalOwner
-from routilux.service.recorder import HistoryRecorder
 from routilux.service.service import RoutiluxService
+from routilux.service.sqlite_history import SQLiteHistory
 
 __all__ = ["ServiceBundle", "create_local_service", "load_flows_dir"]
 
@@ -32,17 +31,17 @@ class ServiceBundle:
     service: RoutiluxService
     owner: LocalOwner
     monitoring: Any
-    history: History | None = None
-    recorder: HistoryRecorder | None = None
+    history: SQLiteHistory | None = None
     loaded_flows: list[str] = field(default_factory=list)
 
     def close(self) -> None:
-        """Cancel live jobs, write what the recorder holds, close the history."""
+        """Cancel live jobs, write what is queued for the history, close it."""
         self.owner.cancel_all()
-        if self.recorder is not None:
-            self.recorder.flush(5.0)
-            self.recorder.close()
         if self.history is not None:
+            for job in self.owner.jobs.list_all():
+                job.wait(2.0)  # cancelled jobs end quickly; their end is recorded on that path
+            if self.monitoring.history_store is self.history.store:
+                self.monitoring.attach_history_store(None)
             self.history.close()
 
 
@@ -110,11 +109,20 @@ def load_flows_dir(owner: LocalOwner, folder: str | Path, log: logging.Logger) -
     return loaded
 
 
-def _open_history(path: str) -> History:
-    from routilux.service.sqlite_history import SQLiteHistory
+def _open_history(path: str, monitoring: Any, log: logging.Logger) -> SQLiteHistory:
+    """Open the SQLite history, let the registry write to it, and close out orphaned jobs."""
+    from routilux.monitoring.storage import SqliteHistoryStore
 
-    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteHistory(str(Path(path).expanduser()))
+    file = Path(path).expanduser()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    history = SQLiteHistory(SqliteHistoryStore(str(file)))
+    lost = history.mark_unfinished_lost(
+        "The process that ran this job stopped before it finished (server restart)."
+    )
+    if lost:
+        log.warning("routilux: %d job(s) of an earlier server process marked lost", len(lost))
+    monitoring.attach_history_store(history.store)
+    return history
 
 
 def create_local_service(
@@ -140,18 +148,12 @@ def create_local_service(
 
         load_entry_point_routines()
     owner = LocalOwner(monitoring, max_finished_jobs=max_finished_jobs)
-    history = _open_history(history_db) if history_db else None
-    recorder = None
-    if history is not None:
-        recorder = HistoryRecorder(history)
-        owner.add_job_end_callback(recorder.on_job_end)
-    from routilux.monitoring.event_manager import get_event_manager
-
+    history = _open_history(history_db, monitoring, log) if history_db else None
     service = RoutiluxService(
-        [owner], history=history, events=get_event_manager(), version=version or _version()
+        [owner], history=history, events=monitoring.event_manager, version=version or _version()
     )
     loaded = load_flows_dir(owner, flows_dir, log) if flows_dir else []
-    return ServiceBundle(service, owner, monitoring, history, recorder, loaded)
+    return ServiceBundle(service, owner, monitoring, history, loaded)
 
 
 def _version() -> str:

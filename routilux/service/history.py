@@ -1,9 +1,10 @@
-"""What the service needs from the persistent job history (SQLite by default).
+"""What the service reads from the persistent job history (SQLite by default).
 
-The server is the system of record: when a job ends, its final JSON, metrics and trace are written
-to the history so ``GET /api/jobs/{id}``, ``/metrics`` and ``/trace`` still answer after a restart
-or after the owning kernel died. :class:`History` is the seam; ``routilux.service.sqlite_history``
-adapts the monitoring package's SQLite store to it.
+The server is the system of record: the monitoring registry writes every job's record, final
+metrics and trace to its history store (``MonitoringRegistry.attach_history_store``), so
+``GET /api/jobs/{id}``, ``/metrics`` and ``/trace`` still answer after a restart or after the
+owning kernel died. :class:`History` is the read side the service needs;
+:class:`~routilux.service.sqlite_history.SQLiteHistory` adapts the monitoring package's store.
 """
 
 from __future__ import annotations
@@ -15,13 +16,7 @@ __all__ = ["History"]
 
 
 class History(Protocol):
-    """Finished jobs, their final metrics and traces, across restarts."""
-
-    def record(
-        self, job: dict[str, Any], metrics: dict[str, Any] | None, events: list[dict[str, Any]]
-    ) -> None:
-        """Store a job's final JSON, metrics and trace (replacing an earlier record of it)."""
-        ...
+    """Jobs (finished or not), their final metrics and traces, across restarts."""
 
     def get_job(self, job_id: str) -> dict[str, Any] | None: ...
 
@@ -43,6 +38,8 @@ class History(Protocol):
 
     def get_metrics(self, job_id: str) -> dict[str, Any] | None: ...
 
-    def get_trace(self, job_id: str, limit: int | None) -> list[dict[str, Any]] | None: ...
+    def get_trace(self, job_id: str, limit: int | None) -> list[dict[str, Any]] | None:
+        """Stored events oldest first (the newest ``limit``), ``None`` for an unknown job."""
+        ...
 
     def close(self) -> None: ...

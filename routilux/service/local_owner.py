@@ -1,9 +1,9 @@
 """``LocalOwner``: flows and jobs that live in this process (the Jupyter server, or a kernel).
 
 It turns the engine and monitoring objects into the JSON shapes of :mod:`routilux.service.shapes`
-and maps each API operation onto them. When a job ends, its final JSON, metrics and trace are
-handed to ``on_job_end`` callbacks (the history recorder) from the job's worker thread; callbacks
-must only enqueue.
+and maps each API operation onto them. Flows and jobs are kept in the seed's
+:class:`~routilux.monitoring.storage.FlowStore` / :class:`~routilux.monitoring.storage.JobStore`,
+so a kernel agent can wrap the kernel's own stores in a ``LocalOwner`` and answer the same calls.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 from routilux.errors import InvalidStateError, NotFoundError, ValidationError
 from routilux.flow import Flow
 from routilux.job_state import JobState
 from routilux.monitoring.breakpoint_manager import Breakpoint
+from routilux.monitoring.storage import FlowStore, JobStore
 from routilux.monitoring.summary import summarize_mapping
 from routilux.service.jsonable import jsonable
 from routilux.service.owner import OwnerInfo
@@ -29,9 +29,8 @@ from routilux.service.requests import (
     VariableEdit,
 )
 
-__all__ = ["JobEndCallback", "LocalOwner"]
+__all__ = ["LocalOwner", "parse_dsl_text"]
 
-JobEndCallback = Callable[[JobState, "LocalOwner"], None]
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})
 
 
@@ -60,31 +59,26 @@ class LocalOwner:
         monitoring: Any,
         *,
         info: OwnerInfo | None = None,
+        flow_store: FlowStore | None = None,
+        job_store: JobStore | None = None,
         max_finished_jobs: int = 1000,
     ) -> None:
         self._info = info or OwnerInfo()
         self._monitoring = monitoring
-        self._lock = threading.RLock()
-        self._flows: dict[str, Flow] = {}
-        self._jobs: dict[str, JobState] = {}
+        self._lock = threading.RLock()  # makes check-then-add of flow ids atomic
+        self.flows = flow_store if flow_store is not None else FlowStore()
+        self.jobs = job_store if job_store is not None else JobStore()
         self._finished: OrderedDict[str, None] = OrderedDict()
-        # A floor, so the history recorder (FIFO, behind by a few jobs at most) still finds a
-        # just-finished job in memory when it records it.
-        self._max_finished = max(16, max_finished_jobs)
-        self._on_job_end: list[JobEndCallback] = []
+        self._max_finished = max(1, max_finished_jobs)
 
     @property
     def info(self) -> OwnerInfo:
         return self._info
 
-    def add_job_end_callback(self, callback: JobEndCallback) -> None:
-        """Call ``callback(job_state, owner)`` on the worker thread when a job ends."""
-        self._on_job_end.append(callback)
-
     # -- lookups ------------------------------------------------------------------------------
 
     def _flow(self, flow_id: str) -> Flow:
-        flow = self._flows.get(flow_id)
+        flow = self.flows.get(flow_id)
         if flow is None:
             raise NotFoundError(
                 f"Flow {flow_id!r} does not exist; GET /api/flows lists the flows.",
@@ -93,7 +87,7 @@ class LocalOwner:
         return flow
 
     def _job(self, job_id: str) -> JobState:
-        job = self._jobs.get(job_id)
+        job = self.jobs.get(job_id)
         if job is None:
             raise NotFoundError(
                 f"Job {job_id!r} does not exist; GET /api/jobs lists the jobs.",
@@ -102,7 +96,7 @@ class LocalOwner:
         return job
 
     def _flow_of(self, job: JobState) -> Flow:
-        flow = self._flows.get(job.flow_id)
+        flow = self.flows.get(job.flow_id)
         if flow is None:
             raise InvalidStateError(
                 f"The flow {job.flow_id!r} of job {job.job_id!r} was deleted.",
@@ -118,12 +112,10 @@ class LocalOwner:
         return out
 
     def list_flows(self) -> list[dict[str, Any]]:
-        with self._lock:
-            flows = list(self._flows.values())
-        return [self.flow_dict(flow) for flow in flows]
+        return [self.flow_dict(flow) for flow in self.flows.list_all()]
 
     def has_flow(self, flow_id: str) -> bool:
-        return flow_id in self._flows
+        return flow_id in self.flows
 
     def get_flow(self, flow_id: str) -> dict[str, Any]:
         return self.flow_dict(self._flow(flow_id))
@@ -131,13 +123,13 @@ class LocalOwner:
     def add_flow(self, flow: Flow, *, replace: bool = False) -> dict[str, Any]:
         """Register an already built flow (flows_dir, tests, a kernel's notebook cells)."""
         with self._lock:
-            if not replace and flow.flow_id in self._flows:
+            if not replace and flow.flow_id in self.flows:
                 raise InvalidStateError(
                     f"Flow {flow.flow_id!r} already exists; DELETE /api/flows/{flow.flow_id} "
                     "first or choose another flow_id.",
                     detail={"flow_id": flow.flow_id},
                 )
-            self._flows[flow.flow_id] = flow
+            self.flows.add(flow)
         return self.flow_dict(flow)
 
     def create_flow(self, request: FlowCreate) -> dict[str, Any]:
@@ -159,7 +151,7 @@ class LocalOwner:
             spec["execution"] = execution
         if request.flow_id is None and spec.get("flow_id") is None:
             spec["flow_id"] = f"flow-{uuid.uuid4().hex[:8]}"
-        if spec.get("flow_id") in self._flows:  # cheap check before building routines
+        if spec.get("flow_id") in self.flows:  # cheap check before building routines
             raise InvalidStateError(
                 f"Flow {spec['flow_id']!r} already exists; DELETE /api/flows/{spec['flow_id']} "
                 "first or choose another flow_id.",
@@ -182,7 +174,7 @@ class LocalOwner:
                     "(POST /api/jobs/{job_id}/cancel).",
                     detail={"flow_id": flow_id, "jobs": live},
                 )
-            del self._flows[flow_id]
+            self.flows.remove(flow_id)
         self._monitoring.breakpoint_manager.clear_breakpoints(flow_id=flow_id)
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -193,8 +185,7 @@ class LocalOwner:
         return out
 
     def list_jobs(self, flow_id: str | None, status: str | None) -> list[dict[str, Any]]:
-        with self._lock:
-            jobs = list(self._jobs.values())
+        jobs = self.jobs.list_all() if flow_id is None else self.jobs.get_by_flow(flow_id)
         return [
             self.job_dict(job)
             for job in jobs
@@ -203,7 +194,7 @@ class LocalOwner:
         ]
 
     def has_job(self, job_id: str) -> bool:
-        return job_id in self._jobs
+        return job_id in self.jobs
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         return self.job_dict(self._job(job_id))
@@ -255,21 +246,14 @@ class LocalOwner:
         except Exception:
             manager.clear_breakpoints(job_id=job_id)
             raise
-        with self._lock:
-            self._jobs[job.job_id] = job
+        self.jobs.add(job)
         job.add_done_callback(self._job_ended)
         # flow.start() returns with the job running; a short job may already have moved on, so
         # report the status it started with (GET the job for its current status).
         return {**self.job_dict(job), "status": "running"}
 
     def _job_ended(self, job: JobState) -> None:
-        for callback in self._on_job_end:
-            try:
-                callback(job, self)
-            except Exception:  # an observer must never break the engine thread
-                import logging
-
-                logging.getLogger(__name__).exception("routilux: job-end callback failed")
+        """Keep the newest ``max_finished_jobs`` finished jobs in memory (worker thread)."""
         with self._lock:
             self._finished[job.job_id] = None
             excess = len(self._finished) - self._max_finished
@@ -279,8 +263,8 @@ class LocalOwner:
 
     def forget_job(self, job_id: str) -> None:
         """Drop a finished job from memory (its record stays in the history, if any)."""
+        self.jobs.remove(job_id)
         with self._lock:
-            self._jobs.pop(job_id, None)
             self._finished.pop(job_id, None)
         self._monitoring.breakpoint_manager.clear_breakpoints(job_id=job_id)
         self._monitoring.monitor_collector.clear(job_id)
@@ -406,10 +390,9 @@ class LocalOwner:
 
     def cancel_all(self) -> None:
         """Cancel every unfinished job (server shutdown)."""
-        with self._lock:
-            jobs = [job for job in self._jobs.values() if str(job.status) not in _TERMINAL]
+        jobs = [job for job in self.jobs.list_all() if str(job.status) not in _TERMINAL]
         for job in jobs:
-            flow = self._flows.get(job.flow_id)
+            flow = self.flows.get(job.flow_id)
             if flow is None:
                 continue
             try:
