@@ -15,7 +15,8 @@ from routilux.monitoring.monitor_collector import (
     MonitorCollector,
     RoutineMetrics,
 )
-from routilux.monitoring.registry import MonitoringHooks, MonitoringRegistry
+from routilux.monitoring.monitor_hooks import MonitoringHooks
+from routilux.monitoring.registry import MonitoringRegistry
 from routilux.monitoring.storage import FlowStore, JobStore, SqliteHistoryStore
 from routilux.monitoring.summary import summarize
 

@@ -88,6 +88,11 @@ class BreakpointManager:
         self._all: dict[str, Breakpoint] = {}
         self._by_job: _Index = {}
         self._by_flow: _Index = {}
+        self.active = False   # any enabled breakpoint anywhere (the hot path's one check)
+        # Routine ids with any routine/slot (resp. event) breakpoint, whatever the scope: a
+        # hop whose routine is not in here skips breakpoint matching with one set lookup.
+        self.routine_ids: frozenset[str] = frozenset()
+        self.event_routine_ids: frozenset[str] = frozenset()
 
     # ---- editing ------------------------------------------------------------------------------
     def add_breakpoint(self, breakpoint: Breakpoint) -> Breakpoint:
@@ -198,7 +203,11 @@ class BreakpointManager:
             per_routine = index.setdefault(key, {})  # type: ignore[arg-type]
             per_routine[bp.routine_id] = per_routine.get(bp.routine_id, ()) + (bp,)
         # swap whole dicts: readers on worker threads see the old or the new, never half
+        enabled = [bp for bp in self._all.values() if bp.enabled]
+        self.routine_ids = frozenset(bp.routine_id for bp in enabled if bp.type != "event")
+        self.event_routine_ids = frozenset(bp.routine_id for bp in enabled if bp.type == "event")
         self._by_job, self._by_flow = by_job, by_flow
+        self.active = bool(by_job or by_flow)
 
     # ---- matching (worker threads) ----------------------------------------------------------
     def candidates(self, job_id: str, flow_id: str | None, routine_id: str) -> Iterable[Breakpoint]:
@@ -217,8 +226,8 @@ class BreakpointManager:
 
     @property
     def empty(self) -> bool:
-        """True when no enabled breakpoint exists anywhere (the hot path's first check)."""
-        return not self._by_job and not self._by_flow
+        """True when no enabled breakpoint exists anywhere."""
+        return not self.active
 
     def match_activation(
         self, job_id: str, flow_id: str | None, routine_id: str, slot_name: str,

@@ -64,12 +64,15 @@ class Subscription:
         self.total_delivered = 0
         self._cond = threading.Condition(threading.Lock())
         self.closed = False
+        self._min_seq = 0   # events up to this seq came with the history; skip live repeats
 
     # ---- producer side (worker threads) ----------------------------------------------------
     def _offer(self, event: dict[str, Any]) -> None:
         notify = False
         with self._cond:
             if self.closed:
+                return
+            if self._min_seq and event.get("seq", self._min_seq + 1) <= self._min_seq:
                 return
             items = self._items
             if len(items) >= self.max_queue:
@@ -90,6 +93,8 @@ class Subscription:
         """Queue the history first; what does not fit becomes a gap at its head."""
         history = list(history)
         with self._cond:
+            seqs = [e.get("seq") for e in history if isinstance(e.get("seq"), int)]
+            self._min_seq = max(seqs, default=0)
             overflow = max(0, len(history) - self.max_queue)
             if overflow:
                 self._items.append({"type": "gap", "dropped": overflow})
@@ -178,9 +183,14 @@ class JobEventManager:
         self._flow_subs: dict[str, tuple[Subscription, ...]] = {}
         self._all_subs: tuple[Subscription, ...] = ()
         self._external: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
+        # True while any subscription exists: recorders read this one attribute per event and
+        # build nothing for subscribers while it is False. Set *before* a subscriber registers.
+        self.live = False
+        self._pending = 0
 
     def set_source(self, source: HistorySource | None) -> None:
-        """Attach the collector whose ring buffer provides history for new subscribers."""
+        """Attach the collector whose ring buffer provides history for new subscribers
+        (and which is told, through ``live_changed(bool)``, when subscribers come and go)."""
         self._source = source
 
     # ---- subscribing ------------------------------------------------------------------------
@@ -190,19 +200,26 @@ class JobEventManager:
     ) -> Subscription:
         """Subscribe to one job's events; its recent history is queued first."""
         sub = Subscription(self, ("job", job_id), max_queue, notify)
+        with self._lock:
+            self._pending += 1   # keeps `live` True until this subscriber is registered
+            self._set_live(True)
 
         def register(events: list[dict[str, Any]]) -> None:
             if history:
                 sub._preload(events)
             with self._lock:
                 self._job_subs[job_id] = self._job_subs.get(job_id, ()) + (sub,)
+                self._pending -= 1
 
         source = self._source
-        if source is None or not source.subscribe_with_history(job_id, register):
+        if job_id in self._external or source is None or not source.subscribe_with_history(
+            job_id, register
+        ):
             with self._lock:  # external publishers append history under this lock
                 past = list(self._external.get(job_id, ())) if history else []
                 sub._preload(past)
                 self._job_subs[job_id] = self._job_subs.get(job_id, ()) + (sub,)
+                self._pending -= 1
         if sub.qsize() and notify is not None:
             sub._call_notify()
         return sub
@@ -214,6 +231,7 @@ class JobEventManager:
         """Subscribe to the live events of every job of ``flow_id`` (no history)."""
         sub = Subscription(self, ("flow", flow_id), max_queue, notify)
         with self._lock:
+            self._set_live(True)
             self._flow_subs[flow_id] = self._flow_subs.get(flow_id, ()) + (sub,)
         return sub
 
@@ -223,6 +241,7 @@ class JobEventManager:
         """Subscribe to the live events of every job (e.g. a kernel agent forwarding upstream)."""
         sub = Subscription(self, ("all", None), max_queue, notify)
         with self._lock:
+            self._set_live(True)
             self._all_subs = self._all_subs + (sub,)
         return sub
 
@@ -238,7 +257,21 @@ class JobEventManager:
                     table[sub.target] = rest  # type: ignore[index]
                 else:
                     table.pop(sub.target, None)  # type: ignore[arg-type]
+            self._update_live_locked()
         sub._mark_closed()
+
+    def _update_live_locked(self) -> None:
+        self._set_live(bool(self._job_subs or self._flow_subs or self._all_subs or self._pending))
+
+    def _set_live(self, live: bool) -> None:
+        # Called with self._lock held. The source flips its records' fast path *before* any
+        # history snapshot is taken, so no event can slip between history and live delivery.
+        if live == self.live:
+            return
+        self.live = live
+        notify = getattr(self._source, "live_changed", None)
+        if notify is not None:
+            notify(live)
 
     # ---- publishing -------------------------------------------------------------------------
     def wants(self, job_id: str, flow_id: str | None) -> bool:
@@ -275,6 +308,7 @@ class JobEventManager:
         """Close every subscription of ``job_id`` (consumers drain what is queued, then stop)."""
         with self._lock:
             subs = self._job_subs.pop(job_id, ())
+            self._update_live_locked()
         for sub in subs:
             sub._mark_closed()
 

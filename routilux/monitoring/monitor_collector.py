@@ -10,6 +10,7 @@ that happens under the same lock as the append, so subscribers see the ring's or
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -166,12 +167,24 @@ class JobMetrics(DictAccess):
         }
 
 
+def _count_value(counter: itertools.count[int]) -> int:
+    """How many values an ``itertools.count(1)`` has handed out (read without consuming)."""
+    return int(repr(counter)[6:-1]) - 1
+
+
 class _JobRecord:
-    """Mutable per-job state; touched only under ``lock``."""
+    """Per-job state.
+
+    Writers: for a sequential job every hop hook runs on the job's one worker thread, so the
+    hooks append without a lock (``seq`` and the counters are ``itertools.count`` objects, whose
+    ``next`` is atomic). Concurrent jobs (``locked``), job-level events and any recording while
+    live subscribers exist go through ``lock`` instead, which also orders live delivery.
+    """
 
     __slots__ = (
-        "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "seq",
-        "total_events", "slot_calls", "emits", "routines", "errors", "total_routines", "job_ref",
+        "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "counter",
+        "slot_counter", "emit_counter", "routines", "errors", "total_routines", "job_ref", "locked",
+        "owner", "fast",
     )
 
     def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
@@ -182,15 +195,33 @@ class _JobRecord:
         self.end_time: float | None = None
         self.lock = threading.Lock()
         self.ring: deque[tuple[Any, ...]] = deque(maxlen=maxlen)
-        self.seq = 0
-        self.total_events = 0
-        self.slot_calls = 0
-        self.emits = 0
-        # routine_id -> [count, total, min, max, errors, last_ts, active]
+        self.counter = itertools.count(1)        # seq of the next event
+        self.slot_counter = itertools.count(1)
+        self.emit_counter = itertools.count(1)
+        # routine_id -> [count, total, min, max, errors, last_ts]
         self.routines: dict[str, list[Any]] = {}
         self.errors: list[dict[str, Any]] = []
         self.total_routines = 0
         self.job_ref: Any = None   # weakref to the JobState, for controllers
+        self.locked = True         # until on_job_start says the job is sequential
+        self.owner: Any = None     # the collector this record belongs to
+        self.fast = False          # not locked and nobody subscribed: hooks append lock-free
+
+    def snapshot(self) -> list[tuple[Any, ...]]:
+        """The ring's entries in seq order (copied safely while writers append)."""
+        for _ in range(100):
+            try:
+                entries = list(self.ring)
+                break
+            except RuntimeError:  # "deque mutated during iteration": a writer got in; retry
+                continue
+        else:
+            with self.lock:
+                entries = list(self.ring)
+        # Lock-free writers can interleave next(seq) and append; seq is the true order.
+        if any(entries[i][0] > entries[i + 1][0] for i in range(len(entries) - 1)):
+            entries.sort(key=lambda e: e[0])
+        return entries
 
 
 class MonitorCollector:
@@ -204,9 +235,19 @@ class MonitorCollector:
         self._max_jobs = max_jobs
         self._jobs: OrderedDict[str, _JobRecord] = OrderedDict()
         self._lock = threading.Lock()
-        self.event_manager = event_manager
-        if event_manager is not None:
-            event_manager.set_source(self)
+        self.event_manager = event_manager if event_manager is not None else JobEventManager()
+        self.event_manager.set_source(self)
+
+    def live_changed(self, live: bool) -> None:
+        """The event manager got its first subscriber or lost its last: switch every record
+        between the lock-free path and the ordered, publishing one."""
+        for rec in list(self._jobs.values()):
+            rec.fast = not live and not rec.locked
+
+    def set_locked(self, rec: _JobRecord, locked: bool) -> None:
+        """Whether hop hooks of this job may race (concurrent strategy): they must lock."""
+        rec.locked = locked
+        rec.fast = not locked and not self.event_manager.live
 
     # ---- configuration ----------------------------------------------------------------------
     def set_max_events_per_job(self, n: int) -> None:
@@ -217,7 +258,7 @@ class MonitorCollector:
         with self._lock:
             for rec in self._jobs.values():
                 with rec.lock:
-                    rec.ring = deque(rec.ring, maxlen=n)
+                    rec.ring = deque(rec.snapshot(), maxlen=n)
 
     @property
     def max_events_per_job(self) -> int:
@@ -232,6 +273,7 @@ class MonitorCollector:
                 rec = self._jobs.get(job_id)
                 if rec is None:
                     rec = _JobRecord(job_id, flow_id, self._max_events)
+                    rec.owner = self
                     rec.start_time = time.time()
                     self._jobs[job_id] = rec
                     self._evict_locked()
@@ -245,51 +287,34 @@ class MonitorCollector:
             if len(self._jobs) <= self._max_jobs:
                 return
 
+    def append_locked(self, rec: _JobRecord, fields: tuple[Any, ...], counter: Any = None) -> None:
+        """Append ``(ts, type, routine_id, data, duration, status, slot, event, act, extra)``
+        under the job's lock, delivering it to live subscribers in order."""
+        em = self.event_manager
+        with rec.lock:
+            entry = (next(rec.counter), *fields)
+            rec.ring.append(entry)
+            if counter is not None:
+                next(counter)
+            if em.live and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
+    def publish_late(self, rec: _JobRecord, entry: tuple[Any, ...]) -> None:
+        """Deliver an entry a lock-free writer appended while a subscriber was registering
+        (subscribers drop it if their history already had it)."""
+        em = self.event_manager
+        with rec.lock:
+            if em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+
     def record(
         self, rec: _JobRecord, event_type: str, routine_id: str | None, data: Any = None,
         duration: float | None = None, status: str | None = None, slot_name: str | None = None,
         event_name: str | None = None, activation_id: int | None = None, extra: Any = None,
     ) -> None:
-        """Append one event to the job's ring (and hand it to live subscribers, if any)."""
-        em = self.event_manager
-        with rec.lock:
-            rec.seq += 1
-            entry = (rec.seq, time.time(), event_type, routine_id, data, duration, status,
-                     slot_name, event_name, activation_id, extra)
-            rec.ring.append(entry)
-            rec.total_events += 1
-            if em is not None and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
-
-    def slot_call(
-        self, rec: _JobRecord, routine_id: str, slot_name: str, data: Any, source_id: int | None
-    ) -> None:
-        """Data was delivered to a slot (counted in ``total_slot_calls``)."""
-        em = self.event_manager
-        with rec.lock:
-            rec.seq += 1
-            entry = (rec.seq, time.time(), "slot_call", routine_id, data, None, None, slot_name,
-                     None, source_id, None)
-            rec.ring.append(entry)
-            rec.total_events += 1
-            rec.slot_calls += 1
-            if em is not None and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
-
-    def event_emit(
-        self, rec: _JobRecord, routine_id: str, event_name: str, data: Any, activation_id: int | None
-    ) -> None:
-        """A routine emitted an event (counted in ``total_event_emits``)."""
-        em = self.event_manager
-        with rec.lock:
-            rec.seq += 1
-            entry = (rec.seq, time.time(), "event_emit", routine_id, data, None, None, None,
-                     event_name, activation_id, None)
-            rec.ring.append(entry)
-            rec.total_events += 1
-            rec.emits += 1
-            if em is not None and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+        """Append one event to the job's ring (locked; for the less frequent event types)."""
+        self.append_locked(rec, (time.time(), event_type, routine_id, data, duration, status,
+                                 slot_name, event_name, activation_id, extra))
 
     def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> _JobRecord:
         rec = self.record_for(job_id, flow_id)
@@ -299,10 +324,11 @@ class MonitorCollector:
         self.record(rec, "job_start", None, status="running")
         return rec
 
-    def job_status(self, job_id: str, status: str) -> None:
+    def job_status(self, job_id: str, status: str, reason: str | None = None) -> None:
         rec = self.record_for(job_id)
         rec.status = status
-        self.record(rec, "job_paused" if status == "paused" else "job_resumed", None, status=status)
+        self.record(rec, "job_paused" if status == "paused" else "job_resumed", None, status=status,
+                    extra={"reason": reason} if reason else None)
 
     def job_ended(self, job_id: str, status: str, error: Any = None) -> None:
         rec = self.record_for(job_id)
@@ -312,61 +338,30 @@ class MonitorCollector:
         extra = {"error": str(error)[:1000]} if error else None
         self.record(rec, etype, None, status=status, extra=extra)
 
-    def routine_started(self, rec: _JobRecord, routine_id: str, slot_name: str, activation_id: int) -> None:
-        """A handler starts: count it as active and trace ``routine_start``."""
-        em = self.event_manager
-        with rec.lock:
-            m = rec.routines.get(routine_id)
-            if m is None:
-                m = rec.routines[routine_id] = [0, 0.0, None, None, 0, None, 0]
-            m[6] += 1
-            rec.seq += 1
-            entry = (rec.seq, time.time(), "routine_start", routine_id, None, None, "running",
-                     slot_name, None, activation_id, None)
-            rec.ring.append(entry)
-            rec.total_events += 1
-            if em is not None and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
-
-    def routine_ended(
-        self, rec: _JobRecord, routine_id: str, slot_name: str, activation_id: int,
-        duration: float, error: BaseException | None,
+    @staticmethod
+    def update_routine(
+        rec: _JobRecord, routine_id: str, slot_name: str, duration: float, now: float,
+        error: BaseException | None,
     ) -> None:
-        """Update the routine's metrics (this activation timed on its own) and trace the end."""
-        em = self.event_manager
-        now = time.time()
-        with rec.lock:
-            m = rec.routines.get(routine_id)
-            if m is None:
-                m = rec.routines[routine_id] = [0, 0.0, None, None, 0, None, 1]
-            m[0] += 1
-            m[1] += duration
-            if m[2] is None or duration < m[2]:
-                m[2] = duration
-            if m[3] is None or duration > m[3]:
-                m[3] = duration
-            m[5] = now
-            if m[6] > 0:
-                m[6] -= 1
-            rec.seq += 1
-            if error is None:
-                entry: tuple[Any, ...] = (rec.seq, now, "routine_complete", routine_id, None,
-                                          duration, "completed", slot_name, None, activation_id, None)
-            else:
-                m[4] += 1
-                message = f"{type(error).__name__}: {error}"[:1000]
-                if len(rec.errors) < MAX_ERRORS:
-                    rec.errors.append({
-                        "routine_id": routine_id, "slot_name": slot_name,
-                        "error_type": type(error).__name__, "message": str(error)[:1000],
-                        "timestamp": iso(now),
-                    })
-                entry = (rec.seq, now, "routine_error", routine_id, None, duration, "failed",
-                         slot_name, None, activation_id, {"error": message})
-            rec.ring.append(entry)
-            rec.total_events += 1
-            if em is not None and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+        """Fold one activation into the routine's metrics (caller ensures a single writer)."""
+        m = rec.routines.get(routine_id)
+        if m is None:
+            m = rec.routines[routine_id] = [0, 0.0, duration, duration, 0, now]
+        m[0] += 1
+        m[1] += duration
+        if duration < m[2]:
+            m[2] = duration
+        elif duration > m[3]:
+            m[3] = duration
+        m[5] = now
+        if error is not None:
+            m[4] += 1
+            if len(rec.errors) < MAX_ERRORS:
+                rec.errors.append({
+                    "routine_id": routine_id, "slot_name": slot_name,
+                    "error_type": type(error).__name__, "message": str(error)[:1000],
+                    "timestamp": iso(now),
+                })
 
     # ---- history for subscribers ----------------------------------------------------------
     def subscribe_with_history(
@@ -381,7 +376,7 @@ class MonitorCollector:
                 register([])
                 return True
         with rec.lock:
-            register([self._to_event(rec, e).to_dict() for e in rec.ring])
+            register([self._to_event(rec, e).to_dict() for e in rec.snapshot()])
         return True
 
     # ---- reading ------------------------------------------------------------------------------
@@ -406,15 +401,14 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return []
-        with rec.lock:
-            entries = list(rec.ring)
+        entries = rec.snapshot()
         if limit is not None:
             entries = entries[-limit:] if limit > 0 else []
         return [self._to_event(rec, e) for e in entries]
 
     def _routine_metrics(self, rid: str, m: list[Any]) -> RoutineMetrics:
         count = m[0]
-        status = "running" if m[6] else "failed" if m[4] else "completed" if count else "pending"
+        status = "failed" if m[4] else "completed" if count else "pending"
         return RoutineMetrics(
             routine_id=rid, execution_count=count, total_duration=m[1],
             avg_duration=m[1] / count if count else 0.0, min_duration=m[2], max_duration=m[3],
@@ -426,20 +420,21 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return None
-        with rec.lock:
-            m = rec.routines.get(routine_id)
-            return None if m is None else self._routine_metrics(routine_id, list(m))
+        m = rec.routines.get(routine_id)
+        return None if m is None else self._routine_metrics(routine_id, list(m))
 
     def get_metrics(self, job_id: str) -> JobMetrics | None:
         """The job's metrics, or ``None`` for a job this collector never saw."""
         rec = self._jobs.get(job_id)
         if rec is None:
             return None
-        with rec.lock:
-            rms = {rid: self._routine_metrics(rid, list(m)) for rid, m in rec.routines.items()}
-            errors = list(rec.errors)
-            start, end = rec.start_time, rec.end_time
-            totals = (rec.total_events, rec.slot_calls, rec.emits)
+        # No lock: writers of a sequential job never take it. Copies of small lists are
+        # atomic under the GIL; a read racing a write sees the activation before or after.
+        rms = {rid: self._routine_metrics(rid, list(m)) for rid, m in list(rec.routines.items())}
+        errors = list(rec.errors)
+        start, end = rec.start_time, rec.end_time
+        totals = (_count_value(rec.counter), _count_value(rec.slot_counter),
+                  _count_value(rec.emit_counter))
         duration = None
         if start is not None:
             duration = (end if end is not None else time.time()) - start
@@ -460,8 +455,7 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return list
-        with rec.lock:
-            entries = list(rec.ring)
+        entries = rec.snapshot()
         return lambda: [self._to_event(rec, e).to_dict() for e in entries]
 
     def job_state(self, job_id: str) -> Any:

@@ -1,0 +1,229 @@
+"""MonitoringHooks: the one engine observer that monitoring installs.
+
+Budget: with monitoring on, a hop may cost at most twice a hop with it off (DESIGN.md §9), and
+the engine's own hooked path already spends much of that. So each hop hook does the least that
+keeps the contract: find the job's record (cached on the JobState as ``_monitor_rec``), append
+one tuple to its ring, bump an ``itertools.count``; payload summaries and event objects are built
+only when read. For a sequential job every hop hook runs on that job's single worker, so the
+append needs no lock (see :class:`~routilux.monitoring.monitor_collector._JobRecord`); concurrent
+jobs and recording while live subscribers exist take the record's lock. Breakpoint and debugger
+work happens only when a breakpoint or a debug session exists.
+"""
+
+from __future__ import annotations
+
+import weakref
+from time import time as _time
+from typing import TYPE_CHECKING, Any
+
+from routilux.hooks import ExecutionHooks
+from routilux.monitoring.debugger import WorkerDebugger
+
+if TYPE_CHECKING:
+    from routilux.flow import Flow
+    from routilux.job_state import JobState
+    from routilux.monitoring.breakpoint_manager import Breakpoint
+    from routilux.monitoring.registry import MonitoringRegistry
+    from routilux.runtime import Activation
+
+__all__ = ["MonitoringHooks"]
+
+
+class MonitoringHooks(ExecutionHooks):
+    """Feeds the collector, checks breakpoints, drives debug sessions, publishes live events."""
+
+    def __init__(self, registry: MonitoringRegistry) -> None:
+        self.registry = registry
+        self.collector = registry.monitor_collector
+        self.breakpoints = registry.breakpoint_manager
+        self.sessions = registry.debug_session_store
+        self._em = self.collector.event_manager
+        self._jobs = self.collector._jobs
+        self._session_map = self.sessions._sessions
+        self.debugger = WorkerDebugger(self.breakpoints, self.sessions, self._record_hit)
+
+    def _rec(self, job_state: JobState) -> Any:
+        """The job's record in this registry's collector (slow path; caches it on the job)."""
+        rec = self._jobs.get(job_state.job_id)
+        if rec is None:
+            rec = self.collector.record_for(job_state.job_id, job_state.flow_id)
+        if rec.job_ref is None:
+            rec.job_ref = weakref.ref(job_state)
+        job_state._monitor_rec = rec  # type: ignore[attr-defined]
+        return rec
+
+    # ---- job level (rare: always under the record's lock) --------------------------------
+    def on_job_start(self, *, job_state: JobState, flow: Flow) -> None:
+        rec = self.collector.job_started(job_state.job_id, job_state.flow_id, len(flow.routines))
+        rec.job_ref = weakref.ref(job_state)
+        runtime = getattr(job_state, "_runtime", None)
+        # One worker per job => hop hooks never race each other => lock-free appends.
+        self.collector.set_locked(rec, getattr(runtime, "_max", 2) != 1)
+        job_state._monitor_rec = rec  # type: ignore[attr-defined]
+        store = self.registry.history_store
+        if store is not None:
+            store.record_job(job_state.to_dict())
+
+    def on_job_status(self, *, job_state: JobState, flow: Flow, status: str) -> None:
+        self._rec(job_state)
+        runtime = getattr(job_state, "_runtime", None)
+        self.collector.job_status(job_state.job_id, status, getattr(runtime, "pause_reason", None))
+        session = self._session_map.get(job_state.job_id)
+        if session is not None:
+            session._note_status(status, job_state)
+
+    def on_job_end(self, *, job_state: JobState, flow: Flow) -> None:
+        job_id = job_state.job_id
+        self._rec(job_state)
+        status = str(job_state.status)
+        self.collector.job_ended(job_id, status, job_state.error)
+        session = self._session_map.get(job_id)
+        if session is not None:
+            session._note_status(status, job_state)
+        store = self.registry.history_store
+        if store is not None:
+            collector = self.collector
+            # Snapshot now (cheap); summarise and write on the store's writer thread.
+            store.record_job(job_state.to_dict())
+            metrics = collector.get_metrics(job_id)
+            store.record_metrics(job_id, metrics.to_dict if metrics is not None else {})
+            store.record_events(job_id, collector.trace_producer(job_id))
+
+    # ---- hops (hot: keep every line here cheap) -------------------------------------------
+    # A job is recorded by the registry whose hooks saw it start: its record is cached on the
+    # JobState, so a hop finds it with one attribute read (AttributeError: first sight).
+
+    def on_slot_call(
+        self, *, job_state: JobState, routine_id: str, slot_name: str, data: dict[str, Any],
+        source: Activation | None,
+    ) -> None:
+        try:
+            rec = job_state._monitor_rec  # type: ignore[attr-defined]
+        except AttributeError:
+            rec = self._rec(job_state)
+        src = source.activation_id if source is not None else None
+        if not rec.fast:
+            self.collector.append_locked(
+                rec, (_time(), "slot_call", routine_id, data, None, None, slot_name, None, src, None),
+                rec.slot_counter)
+            return
+        entry = (next(rec.counter), _time(), "slot_call", routine_id, data, None, None, slot_name,
+                 None, src, None)
+        rec.ring.append(entry)
+        next(rec.slot_counter)
+        if not rec.fast:  # a subscriber registered while we appended
+            self.collector.publish_late(rec, entry)
+
+    def before_activation(self, *, activation: Activation) -> None:
+        bm = self.breakpoints
+        if (bm.active and activation.routine_id in bm.routine_ids) or (
+            self._session_map and activation.runtime.job_state.job_id in self._session_map
+        ):
+            self.debugger.before_activation(activation)
+
+    def on_routine_start(self, *, activation: Activation) -> None:
+        try:
+            rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
+        except AttributeError:
+            rec = self._rec(activation.runtime.job_state)
+        if not rec.fast:
+            self.collector.append_locked(
+                rec, (_time(), "routine_start", activation.routine_id, None, None, "running",
+                      activation.slot.name, None, activation.activation_id, None))
+            return
+        entry = (next(rec.counter), _time(), "routine_start", activation.routine_id, None, None,
+                 "running", activation.slot.name, None, activation.activation_id, None)
+        rec.ring.append(entry)
+        if not rec.fast:
+            self.collector.publish_late(rec, entry)
+
+    def on_routine_end(
+        self, *, activation: Activation, duration: float, error: BaseException | None
+    ) -> None:
+        try:
+            rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
+        except AttributeError:
+            rec = self._rec(activation.runtime.job_state)
+        now = _time()
+        rid = activation.routine_id
+        if error is None and rec.fast:
+            # The common case, inlined: a successful activation of a sequential job, nobody
+            # listening live. Metrics list: [count, total, min, max, errors, last].
+            m = rec.routines.get(rid)
+            if m is not None:
+                m[0] += 1
+                m[1] += duration
+                if duration < m[2]:
+                    m[2] = duration
+                elif duration > m[3]:
+                    m[3] = duration
+                m[5] = now
+            else:
+                rec.routines[rid] = [1, duration, duration, duration, 0, now]
+            entry = (next(rec.counter), now, "routine_complete", rid, None, duration, "completed",
+                     activation.slot.name, None, activation.activation_id, None)
+            rec.ring.append(entry)
+            if not rec.fast:
+                self.collector.publish_late(rec, entry)
+        else:
+            self._routine_end_slow(rec, activation, duration, error, now)
+        if self._session_map:
+            self.debugger.routine_ended(activation)
+
+    def _routine_end_slow(
+        self, rec: Any, activation: Activation, duration: float, error: BaseException | None,
+        now: float,
+    ) -> None:
+        rid, slot_name = activation.routine_id, activation.slot.name
+        with rec.lock:
+            self.collector.update_routine(rec, rid, slot_name, duration, now, error)
+        if error is None:
+            fields: tuple[Any, ...] = (now, "routine_complete", rid, None, duration, "completed",
+                                       slot_name, None, activation.activation_id, None)
+        else:
+            fields = (now, "routine_error", rid, None, duration, "failed", slot_name, None,
+                      activation.activation_id, {"error": f"{type(error).__name__}: {error}"[:1000]})
+        if not rec.fast:
+            self.collector.append_locked(rec, fields)
+        else:
+            entry = (next(rec.counter), *fields)
+            rec.ring.append(entry)
+            if not rec.fast:
+                self.collector.publish_late(rec, entry)
+
+    def on_event_emit(
+        self, *, activation: Activation | None, job_state: JobState, routine_id: str,
+        event_name: str, data: dict[str, Any],
+    ) -> None:
+        try:
+            rec = job_state._monitor_rec  # type: ignore[attr-defined]
+        except AttributeError:
+            rec = self._rec(job_state)
+        act_id = activation.activation_id if activation is not None else None
+        if not rec.fast:
+            self.collector.append_locked(
+                rec, (_time(), "event_emit", routine_id, data, None, None, None, event_name, act_id,
+                      None), rec.emit_counter)
+        else:
+            entry = (next(rec.counter), _time(), "event_emit", routine_id, data, None, None, None,
+                     event_name, act_id, None)
+            rec.ring.append(entry)
+            next(rec.emit_counter)
+            if not rec.fast:
+                self.collector.publish_late(rec, entry)
+        bm = self.breakpoints
+        if bm.active and routine_id in bm.event_routine_ids:
+            self.debugger.event_emitted(activation, job_state, routine_id, event_name, data)
+
+    def _record_hit(
+        self, job_state: JobState, activation: Activation | None, bp: Breakpoint,
+        location: dict[str, Any],
+    ) -> None:
+        rec = self._rec(job_state)
+        extra = {"breakpoint_id": bp.breakpoint_id, "hit_count": bp.hit_count,
+                 "breakpoint_type": bp.type, "condition": bp.condition, "location": dict(location)}
+        self.collector.record(
+            rec, "breakpoint_hit", location.get("routine_id"), None, None, "paused",
+            location.get("slot_name"), location.get("event_name"),
+            activation.activation_id if activation is not None else None, extra,
+        )
