@@ -164,22 +164,22 @@ def test_paused_jobs_never_exhaust_the_pool() -> None:
 
 
 def test_worker_pool_reuses_idle_threads_and_retires_them() -> None:
-    pool = WorkerPool(idle_seconds=0.2, name="test-pool")
+    pool = WorkerPool(idle_seconds=0.3, name="test-pool")
+    threads: list[threading.Thread] = []
     done = threading.Event()
-    pool.submit(done.set)
+    pool.submit(lambda: (threads.append(threading.current_thread()), done.set()))
     assert done.wait(5)
+    # No event marks "went idle", so wait for that state with a deadline.
     deadline = time.monotonic() + 5
     while pool.idle != 1 and time.monotonic() < deadline:
-        threading.Event().wait(0.01)
+        threading.Event().wait(0.005)
     assert pool.size == 1 and pool.idle == 1
     again = threading.Event()
-    pool.submit(again.set)
+    pool.submit(lambda: (threads.append(threading.current_thread()), again.set()))
     assert again.wait(5)
-    assert pool.size == 1  # reused, not a new thread
-    deadline = time.monotonic() + 5
-    while pool.size and time.monotonic() < deadline:
-        threading.Event().wait(0.05)
-    assert pool.size == 0
+    assert threads[0] is threads[1] and pool.size == 1  # reused, not a new thread
+    threads[0].join(5)  # retires after idling 0.3 s
+    assert not threads[0].is_alive() and pool.size == 0
 
 
 def test_sequential_is_fifo_and_concurrent_uses_several_workers() -> None:
@@ -234,3 +234,47 @@ def test_self_loop_of_many_hops_completes() -> None:
     assert js.status == "completed" and js.shared_data["last"] == 20_000
     assert js.routine_states["loop"]["execution_count"] == 20_001
     assert len(js.execution_history) == 1000  # bounded
+
+
+def test_many_concurrent_jobs_with_pause_resume_churn_all_finish_correctly() -> None:
+    class Square(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", self.run)
+            self.define_event("done")
+
+        def run(self, value: int) -> None:
+            self.emit("done", value=value * value)
+
+    class Total(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", self.run, merge_strategy="append")
+
+        def run(self, value: list[int]) -> None:
+            # Handlers of one job run concurrently: keep the fullest snapshot, not the last one.
+            shared = self.job_state.shared_data
+            with lock:
+                if len(value) > len(shared.get("values", ())):
+                    shared["values"] = value
+
+    lock = threading.Lock()
+    flow = Flow(execution_strategy="concurrent", max_workers=4)
+    flow.add_routine(Source(), "src")
+    flow.add_routine(Square(), "sq")
+    flow.add_routine(Total(), "total")
+    flow.connect("src", "item", "sq", "trigger")
+    flow.connect("sq", "done", "total", "trigger")
+    jobs = {k: flow.start("src", {"items": list(range(k, k + 300))}) for k in range(0, 20_000, 1000)}
+    for _ in range(3):
+        for js in jobs.values():
+            try:
+                flow.pause(js)
+                flow.resume(js)
+            except InvalidStateError:
+                pass  # it finished meanwhile
+    for k, js in jobs.items():
+        assert js.wait(10), js.status
+        assert js.status == "completed", js.error
+        assert sorted(js.shared_data["values"]) == [v * v for v in range(k, k + 300)]
+        assert js.routine_states["sq"]["execution_count"] == 300
