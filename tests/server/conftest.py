@@ -9,6 +9,7 @@ import api_routines
 import pytest
 from traitlets.config import Config
 
+from routilux.hooks import active_hooks, install_hooks
 from routilux.service import RoutiluxService
 
 
@@ -29,6 +30,14 @@ def jp_server_config(history_db):
             },
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_engine_hooks():
+    """The extension enables process-wide monitoring; later test modules get the seam back."""
+    before = active_hooks()
+    yield
+    install_hooks(before)
 
 
 @pytest.fixture(autouse=True)
