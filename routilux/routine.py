@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 from routilux.error_handler import ErrorHandler, ErrorStrategy
 from routilux.errors import ValidationError
 from routilux.event import Event
-from routilux.runtime import _ctx
+from routilux.activation import _ctx
 from routilux.slot import Slot
 
 if TYPE_CHECKING:

@@ -1,0 +1,96 @@
+"""Activation: one run of one routine's slot handler, and the thread-local execution context."""
+
+from __future__ import annotations
+
+import threading
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routilux.flow import Flow
+    from routilux.job_state import JobState
+    from routilux.routine import Routine
+    from routilux.runtime import JobRuntime
+    from routilux.slot import Slot
+
+__all__ = ["Activation", "current_activation"]
+
+_ids = count(1)
+
+
+class _Context(threading.local):
+    act: Activation | None = None
+
+
+_ctx = _Context()
+
+
+def current_activation() -> Activation | None:
+    """The activation whose handler runs on this thread, or ``None`` outside handlers."""
+    return _ctx.act
+
+
+class Activation:
+    """One run of one routine's slot handler (the unit of work in a job's queue)."""
+
+    __slots__ = (
+        "activation_id", "runtime", "routine_id", "routine", "slot", "data", "parent",
+        "source_event", "depth", "attempt", "held", "premerged",
+    )
+
+    def __init__(
+        self, runtime: JobRuntime, routine_id: str, routine: Routine, slot: Slot,
+        data: dict[str, Any], parent: Activation | None, source_event: str | None, depth: int,
+    ) -> None:
+        self.activation_id = next(_ids)
+        self.runtime = runtime
+        self.routine_id = routine_id
+        self.routine = routine
+        self.slot = slot
+        self.data = data
+        self.parent = parent
+        self.source_event = source_event
+        self.depth = depth
+        self.attempt = 0
+        self.held: list[Activation] | None = None
+        self.premerged = False
+
+    @property
+    def job_state(self) -> JobState:
+        """The job this activation belongs to."""
+        return self.runtime.job_state
+
+    @property
+    def flow(self) -> Flow:
+        """The flow of the job."""
+        return self.runtime.flow
+
+    @property
+    def slot_name(self) -> str:
+        """Name of the slot being activated."""
+        return self.slot.name
+
+    @property
+    def handler(self) -> Any:
+        """The slot's handler callable (``None`` for a slot without handler)."""
+        return self.slot.handler
+
+    def to_dict(self) -> dict[str, Any]:
+        """A task record: what :meth:`JobState.save` stores for a pending activation."""
+        return {"routine_id": self.routine_id, "slot_name": self.slot.name, "data": self.data,
+                "attempt": self.attempt, "premerged": self.premerged}
+
+    def __repr__(self) -> str:
+        return (f"Activation(#{self.activation_id} {self.routine_id}.{self.slot.name}, "
+                f"depth={self.depth})")
+
+
+def _trim(act: Activation) -> None:
+    # Called every 64 hops: cut the parent link 64 ancestors up, so a chain keeps < 128 links.
+    a = act
+    for _ in range(64):
+        p = a.parent
+        if p is None:
+            return
+        a = p
+    a.parent = None
