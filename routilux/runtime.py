@@ -122,7 +122,11 @@ class JobRuntime:
         return True
 
     def wait_while_paused(self, timeout: float | None = None) -> bool:
-        """Block this worker while the job is paused; ``False`` when it ended meanwhile."""
+        """Block this worker while the job is paused; ``False`` when it ended meanwhile.
+
+        With a ``timeout`` that passes while still paused it returns ``True``: check
+        ``is_paused`` to tell "resumed" from "still paused".
+        """
         with self._lock:
             if self._paused and not self._terminal:
                 self._cond.wait_for(lambda: not self._paused or self._terminal, timeout)
