@@ -12,6 +12,15 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, Union
 
+# -- the kernel bridge: how a kernel agent finds and authenticates to its server -------------------
+#: Environment variables the server extension sets before kernels start (kernels inherit them).
+BRIDGE_URL_ENV = "ROUTILUX_BRIDGE_URL"
+BRIDGE_SECRET_ENV = "ROUTILUX_BRIDGE_SECRET"
+#: Request header carrying the secret on the bridge WebSocket upgrade (never a query parameter).
+BRIDGE_SECRET_HEADER = "X-Routilux-Bridge-Secret"
+#: Route of the bridge WebSocket, relative to the server's base_url (outside the API prefix).
+BRIDGE_PATH = "routilux/bridge"
+
 from routilux.service.shapes import (
     BreakpointDict,
     BreakpointList,
@@ -36,7 +45,16 @@ from routilux.service.shapes import (
 )
 
 __all__ = [
+    "BRIDGE_PATH",
+    "BRIDGE_SECRET_ENV",
+    "BRIDGE_SECRET_HEADER",
+    "BRIDGE_URL_ENV",
     "BatchMessage",
+    "BridgeEvents",
+    "BridgeFlows",
+    "BridgeHello",
+    "BridgeJobForgotten",
+    "BridgeJobRecord",
     "BreakpointDict",
     "BreakpointList",
     "CallStackDict",
@@ -165,3 +183,53 @@ class OwnerReply(TypedDict, total=False):
     ok: bool
     result: Any
     error: RemoteError
+
+
+# -- kernel agent -> server messages on the bridge (besides OwnerReply) -----------------------------
+
+
+class BridgeHello(TypedDict):
+    """First message of a bridge connection: who this kernel is and what it holds now.
+
+    ``instance_id`` is new for every kernel process, so a restarted kernel (same ``kernel_id``)
+    is told apart from a reconnecting one.
+    """
+
+    type: Literal["hello"]
+    kernel_id: str
+    instance_id: str
+    notebook_path: str | None
+    pid: int
+    flow_ids: list[str]
+    jobs: list[JobDict]
+
+
+class BridgeEvents(TypedDict):
+    """A batch of job events (``EventMessage`` dicts, each with ``job_id`` and per-job ``seq``)."""
+
+    type: Literal["events"]
+    events: list[dict[str, Any]]
+
+
+class BridgeFlows(TypedDict):
+    """The kernel's complete set of flow ids, sent whenever it changes."""
+
+    type: Literal["flows"]
+    flow_ids: list[str]
+
+
+class BridgeJobRecord(TypedDict, total=False):
+    """A job started (``ended`` false) or ended; an end carries final metrics and trace."""
+
+    type: Literal["job"]
+    job: JobDict
+    ended: bool
+    metrics: dict[str, Any] | None
+    trace: list[dict[str, Any]] | None
+
+
+class BridgeJobForgotten(TypedDict):
+    """The kernel dropped a finished job from memory; the server's history keeps it."""
+
+    type: Literal["job_forgotten"]
+    job_id: str
