@@ -93,6 +93,13 @@ class DebugSession:
 
     def _note_status(self, status: str, job_state: Any = None) -> None:
         """A job status change seen through the hooks (user pause/resume, job end)."""
+        # The engine fires status hooks after releasing its lock, so a note can be stale (a
+        # "running" arriving after another worker already paused again): trust the runtime.
+        runtime = getattr(job_state if job_state is not None else self._job_state, "_runtime", None)
+        if runtime is not None and status in ("paused", "running") and (
+            runtime.is_paused != (status == "paused")
+        ):
+            return
         with self._cond:
             if job_state is not None:
                 self._job_state = job_state

@@ -1,0 +1,227 @@
+"""Metrics and traces collected from real jobs, as the seed's guide uses them."""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from routilux import ErrorHandler, Flow, Routine
+from routilux.monitoring import MonitoringRegistry, get_event_manager
+from routilux.monitoring.monitor_collector import ExecutionEvent, RoutineMetrics
+
+from .helpers import Boom, Counter, pipeline, ping_pong
+
+
+def test_seed_guide_usage_works_as_written() -> None:
+    MonitoringRegistry.enable()
+    try:
+        assert MonitoringRegistry.is_enabled()
+        registry = MonitoringRegistry.get_instance()
+        collector = registry.monitor_collector
+        flow, _ = pipeline("seed-guide")
+        job_state = flow.execute("r1", {"values": [5, 500]}, timeout=10)
+        job_id = job_state.job_id
+        metrics = collector.get_metrics(job_id)
+        assert metrics["duration_ms"] > 0 and metrics.duration_ms == metrics["duration_ms"]
+        assert metrics["status"] == "completed"
+        trace = collector.get_execution_trace(job_id)
+        assert trace and all(isinstance(e, ExecutionEvent) for e in trace)
+        for event in trace:
+            assert event["event_type"] == event.event_type
+            assert "routine_id" in event.to_dict()
+        assert {e["routine_id"] for e in trace} >= {"r1", "r2", "r3"}
+        routine_metrics = collector.get_routine_metrics(job_id, "r1")
+        assert isinstance(routine_metrics, RoutineMetrics)
+        assert routine_metrics["execution_count"] == 1
+        assert routine_metrics["duration_ms"] >= 0
+        bp = registry.breakpoint_manager.set_breakpoint(
+            job_id=job_id, routine_id="r2", slot_name="inp",
+            condition="data.get('value', 0) > 100")
+        assert bp.type == "slot" and bp.enabled
+        registry.breakpoint_manager.remove_breakpoint(bp.breakpoint_id)
+        collector.set_max_events_per_job(500)
+        assert collector.max_events_per_job == 500
+        status = get_event_manager().get_status(job_id)
+        assert set(status) >= {"subscriber_count", "queue_size", "max_size"}
+    finally:
+        MonitoringRegistry.disable()
+        MonitoringRegistry.get_instance().monitor_collector.set_max_events_per_job(1000)
+    assert not MonitoringRegistry.is_enabled()
+
+
+def test_metrics_count_what_happened(registry: MonitoringRegistry) -> None:
+    flow, sink = pipeline("counts")
+    job = flow.execute("r1", {"values": [1, 2, 3]}, timeout=10)
+    m = registry.monitor_collector.get_metrics(job.job_id)
+    assert m is not None
+    d = m.to_dict()
+    for key in ("job_id", "flow_id", "status", "start_time", "end_time", "duration", "duration_ms",
+                "total_routines", "completed_routines", "failed_routines", "total_events",
+                "total_slot_calls", "total_event_emits", "routine_metrics", "errors"):
+        assert key in d and key in m
+    assert m.flow_id == "counts" and m.status == "completed"
+    assert m.total_routines == 3 and m.completed_routines == 3 and m.failed_routines == 0
+    assert m.total_slot_calls == 1 + 3 + 3       # entry, r2 x3, r3 x3
+    assert m.total_event_emits == 3 + 3
+    assert m.total_events == len(registry.monitor_collector.get_execution_trace(job.job_id))
+    assert m.routine_metrics["r2"].execution_count == 3
+    assert m.duration == pytest.approx(m.end_time - m.start_time)
+    assert d["start_time"].endswith("+00:00")   # ISO 8601 UTC
+    assert sink.received[-3:] == [1, 2, 3]
+    types = [e.event_type for e in registry.monitor_collector.get_execution_trace(job.job_id)]
+    assert types[0] == "job_start" and types[-1] == "job_completed"
+    assert types.count("routine_start") == types.count("routine_complete") == 7
+
+
+def test_trace_payloads_are_summarised_not_stored_raw(registry: MonitoringRegistry) -> None:
+    flow = Flow("big-payload")
+    flow.add_routine(Counter(), "c")
+    job = flow.execute("c", {"count": 0, "blob": "x" * 100_000, "many": list(range(10_000))},
+                       timeout=10)
+    slot_call = next(e for e in registry.monitor_collector.get_execution_trace(job.job_id)
+                     if e.event_type == "slot_call")
+    assert len(slot_call.data["blob"]) < 300
+    assert len(slot_call.data["many"]) <= 21
+    assert slot_call.data["count"] == 0
+
+
+def test_errors_are_recorded(registry: MonitoringRegistry) -> None:
+    flow = Flow("errors")
+    flow.add_routine(Boom(), "boom")
+    job = flow.execute("boom", timeout=10)
+    assert str(job.status) == "failed"
+    m = registry.monitor_collector.get_metrics(job.job_id)
+    assert m.status == "failed" and m.failed_routines == 1
+    assert m.errors[0]["routine_id"] == "boom" and m.errors[0]["error_type"] == "ValueError"
+    assert m.routine_metrics["boom"].error_count == 1
+    trace = registry.monitor_collector.get_execution_trace(job.job_id)
+    err = next(e for e in trace if e.event_type == "routine_error")
+    assert "boom" in err.to_dict()["error"]
+    assert trace[-1].event_type == "job_failed"
+
+
+def test_continue_strategy_records_error_and_completes(registry: MonitoringRegistry) -> None:
+    flow = Flow("errors-continue")
+    flow.add_routine(Boom(), "boom")
+    flow.set_error_handler(ErrorHandler(strategy="continue"))
+    job = flow.execute("boom", timeout=10)
+    assert str(job.status) == "completed"
+    assert registry.monitor_collector.get_metrics(job.job_id).errors
+
+
+def test_ring_buffer_keeps_the_newest_events(registry: MonitoringRegistry) -> None:
+    collector = registry.monitor_collector
+    collector.set_max_events_per_job(50)
+    flow = ping_pong("ring")
+    job = flow.execute("a", {"n": 1000}, timeout=30)
+    trace = collector.get_execution_trace(job.job_id)
+    m = collector.get_metrics(job.job_id)
+    assert len(trace) == 50
+    assert trace[-1].event_type == "job_completed"
+    assert [e.seq for e in trace] == list(range(m.total_events - 49, m.total_events + 1))
+    assert m.total_slot_calls == 1001 and m.total_event_emits == 1000
+    assert len(collector.get_execution_trace(job.job_id, limit=10)) == 10
+
+
+def test_a_million_event_job_stays_within_the_ring(registry: MonitoringRegistry) -> None:
+    collector = registry.monitor_collector
+    flow = Flow("million")
+    flow.add_routine(Counter(), "c")
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        job = flow.execute("c", {"count": 1_000_000 - 5}, timeout=120)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(job.status) == "completed"
+    m = collector.get_metrics(job.job_id)
+    assert m.total_events == 1_000_000 and m.total_event_emits == 1_000_000 - 5
+    assert collector.ring_length(job.job_id) == 1000
+    # 1000 retained events (tuple + small payload dict each) are a few hundred KB; keeping
+    # all 1,000,000 would be hundreds of MB.
+    assert after - before < 5_000_000, f"retained {after - before} bytes"
+    assert peak - before < 10_000_000, f"peak {peak - before} bytes"
+
+
+class _Slow(Routine):
+    """Activation 'a' stays running until the test releases it; 'b' returns at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a_running = threading.Event()
+        self.release_a = threading.Event()
+        self.define_slot("inp", self.handle)
+
+    def handle(self, value: str) -> None:
+        if value == "a":
+            self.a_running.set()
+            assert self.release_a.wait(10)
+
+
+class _Two(Routine):
+    def __init__(self, slow: _Slow) -> None:
+        super().__init__()
+        self.slow = slow
+        self.define_slot("trigger", self.run)
+        self.define_event("out", ["value"])
+
+    def run(self) -> None:
+        self.emit("out", value="a")
+        assert self.slow.a_running.wait(10)
+        self.emit("out", value="b")
+
+
+def test_concurrent_runs_of_one_routine_are_timed_separately(registry: MonitoringRegistry) -> None:
+    flow = Flow("overlap", execution_strategy="concurrent", max_workers=4)
+    slow = _Slow()
+    flow.add_routine(_Two(slow), "src")
+    flow.add_routine(slow, "slow")
+    flow.connect("src", "out", "slow", "inp")
+    sub = registry.event_manager.subscribe_flow("overlap", max_queue=1000)
+    job = flow.start("src")
+    # Release 'a' only once 'b' (started after 'a') has completed.
+    completions = 0
+    while completions < 1:
+        item = sub.get(timeout=10)
+        assert item is not None
+        if item["event_type"] == "routine_complete" and item["routine_id"] == "slow":
+            completions += 1
+    slow.release_a.set()
+    assert job.wait(10) and str(job.status) == "completed"
+    rm = registry.monitor_collector.get_routine_metrics(job.job_id, "slow")
+    assert rm.execution_count == 2
+    # 'b' was timed from its own start, not from 'a''s: far shorter than 'a'.
+    assert rm.min_duration < rm.max_duration / 2
+    assert rm.total_duration == pytest.approx(rm.min_duration + rm.max_duration)
+    sub.close()
+
+
+def test_unknown_job_reads_as_nothing(registry: MonitoringRegistry) -> None:
+    c = registry.monitor_collector
+    assert c.get_metrics("nope") is None
+    assert c.get_execution_trace("nope") == []
+    assert c.get_routine_metrics("nope", "r1") is None
+
+
+def test_clear_forgets_a_job(registry: MonitoringRegistry) -> None:
+    flow, _ = pipeline("clear")
+    job = flow.execute("r1", {"values": [1]}, timeout=10)
+    registry.monitor_collector.clear(job.job_id)
+    assert registry.monitor_collector.get_metrics(job.job_id) is None
+
+
+def test_event_and_metrics_objects_read_like_dicts(registry: MonitoringRegistry) -> None:
+    flow, _ = pipeline("dictlike")
+    job = flow.execute("r1", {"values": [1]}, timeout=10)
+    event = registry.monitor_collector.get_execution_trace(job.job_id)[0]
+    assert event.get("nope", 42) == 42 and "event_type" in event
+    with pytest.raises(KeyError):
+        event["nope"]
+    as_dict: dict[str, Any] = event.to_dict()
+    assert as_dict["timestamp"].endswith("+00:00") and as_dict["type"] == "event"
+    rm = registry.monitor_collector.get_routine_metrics(job.job_id, "r2")
+    assert rm["avg_duration_ms"] == rm.avg_duration * 1000
