@@ -201,6 +201,7 @@ class SqliteHistoryStore:
             seq = ev.get("seq")
             if not isinstance(seq, int):
                 seq, next_seq = next_seq, next_seq + 1
+                ev = {**ev, "seq": seq}
             rows.append((job_id, seq, ev.get("event_type"), ev.get("routine_id"),
                          None if ev.get("timestamp") is None else str(ev.get("timestamp")), _dumps(ev)))
         conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
