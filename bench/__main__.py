@@ -15,6 +15,7 @@ from bench.common import Row
 
 SECTIONS = [
     "bench.engine",
+    "bench.monitoring",
 ]
 
 PEERS = [("plain", "plain Python"), ("upstream", "upstream 0.10.0"), ("langgraph", "LangGraph")]
