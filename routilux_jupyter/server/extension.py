@@ -13,9 +13,10 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Integer, List, Unicode, default, validate
+from traitlets import Float, Integer, List, Unicode, default, validate
 
 from routilux.service.bootstrap import ServiceBundle, create_local_service
+from routilux_jupyter.server.bridge import KernelBridge
 from routilux_jupyter.server.handlers import rest_routes
 from routilux_jupyter.server.websockets import ws_routes
 
@@ -86,7 +87,25 @@ class RoutiluxExtension(ExtensionApp):
         help="Threads that run API calls off the event loop (owners and the history may block).",
     )
 
+    bridge_request_timeout = Float(
+        10.0,
+        config=True,
+        help=(
+            "Seconds to wait for a kernel to answer an API request about its flows or jobs "
+            "before answering 504."
+        ),
+    )
+    bridge_url = Unicode(
+        "",
+        config=True,
+        help=(
+            "URL kernels dial to reach this server's routilux bridge. Default: derived from the "
+            "server's ip, bound port and base_url (ws://127.0.0.1:<port>/routilux/bridge)."
+        ),
+    )
+
     bundle: ServiceBundle | None = None
+    bridge: KernelBridge | None = None
     _executor: ThreadPoolExecutor | None = None
 
     @default("history_db")
@@ -112,9 +131,14 @@ class RoutiluxExtension(ExtensionApp):
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, self.worker_threads), thread_name_prefix="routilux-api"
         )
-        # TODO(kernel bridge): put ROUTILUX_BRIDGE_URL and ROUTILUX_BRIDGE_SECRET into os.environ
-        # here (before kernels start) and register the bridge WebSocket route next to ws_routes;
-        # each connecting agent becomes a KernelOwner added with service.add_owner().
+        # Kernels started from now on inherit the bridge URL and secret; each agent that dials
+        # in becomes a KernelOwner of the service.
+        self.bridge = KernelBridge(
+            self.bundle.service, self.serverapp, history=self.bundle.history,
+            events=self.bundle.monitoring.event_manager,
+            request_timeout=self.bridge_request_timeout, bridge_url=self.bridge_url, log=self.log,
+        )
+        self.bridge.start()
         self.settings.update(
             routilux_service=self.bundle.service,
             routilux_executor=self._executor,
@@ -130,9 +154,14 @@ class RoutiluxExtension(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(rest_routes(self.prefix))
         self.handlers.extend(ws_routes(self.prefix))
+        if self.bridge is not None:
+            self.handlers.extend(self.bridge.routes())
 
     async def stop_extension(self) -> None:
         """Cancel the server's live jobs, flush the history, stop the worker threads."""
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
         if self.bundle is not None:
             self.bundle.close()
             self.bundle = None
