@@ -1,4 +1,9 @@
-"""Kernel-process half of routilux's Jupyter integration (``%load_ext routilux``)."""
+"""Kernel-process half of routilux's Jupyter integration (``%load_ext routilux``).
+
+Loading enables monitoring, shows flows and jobs as widgets, registers every flow built and job
+run in this kernel, adds the ``%routilux`` magic and, when the kernel was started by a Jupyter
+server with the routilux extension, starts the agent that links the kernel to the server's API.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,18 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext routilux``: enable monitoring and rich display of flows and jobs."""
+    """``%load_ext routilux``: monitoring, display, registration, magics, agent (idempotent)."""
+    from routilux_jupyter.kernel import session
     from routilux_jupyter.kernel.display_setup import enable_display
 
     enable_display(ipython)
+    session.load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext routilux``."""
+    """``%unload_ext routilux``: stop the agent and registration, restore plain display."""
+    from routilux_jupyter.kernel import session
     from routilux_jupyter.kernel.display_setup import disable_display
 
+    session.unload(ipython)
     disable_display(ipython)
