@@ -341,3 +341,34 @@ def test_breakpoints_pause_concurrent_jobs_too(registry: MonitoringRegistry) -> 
             break
     assert job.wait(5) and str(job.status) == "completed"
     assert hits == 2 and sorted(sink.received) == [1, 2, 3]
+
+
+def test_step_into_from_an_event_pause_enters_the_next_handler(registry: MonitoringRegistry) -> None:
+    flow, stepper = _stepper_flow("ev-into")
+    registry.breakpoint_manager.set_breakpoint(job_id="ei", routine_id="r1", event_name="out")
+    session = _session(registry, "ei")
+    job = flow.start("r1", {"values": [3]}, job_id="ei")
+    assert session.wait_until_paused(5)
+    assert session.paused_at["event_name"] == "out"
+    session.step_into()
+    assert session.wait_until_paused(5)
+    assert session.paused_at["function"] == "handle" and session.paused_at["routine_id"] == "r2"
+    assert session.paused_at["line"] == _line_of(Stepper.handle, "a = value + 1")
+    assert session.variables()["local"]["value"] == 3
+    session.resume()
+    assert job.wait(5) and stepper.results == [10]
+
+
+def test_call_stack_at_routine_level_is_the_activation_chain(registry: MonitoringRegistry) -> None:
+    flow, _ = pipeline("stack")
+    registry.breakpoint_manager.set_breakpoint(job_id="sk", routine_id="r3")
+    session = _session(registry, "sk")
+    job = flow.start("r1", {"values": [4]}, job_id="sk")
+    assert session.wait_until_paused(5)
+    frames = session.call_stack()["frames"]
+    assert [(f["routine_id"], f["slot_name"], f["event_name"]) for f in frames] == [
+        ("r3", "inp", "done"), ("r2", "inp", "out"), ("r1", "trigger", None)]
+    assert frames[0]["function"] == "Tail.handle" and frames[0]["line"] == _line_of(Tail.handle, "def handle")
+    assert session.variables() == {"local": {"result": 9}, "shared": {}}
+    session.resume()
+    assert job.wait(5) and job.shared_data["last"] == 9
