@@ -1,0 +1,23 @@
+"""Fixtures for the documentation tests: a real in-process Jupyter server with routilux on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+@pytest.fixture
+def jp_server_config(tmp_path: Path) -> Config:
+    """Only the routilux extension, with a history file of its own and no extra routines:
+    the documented examples must work with what ships with routilux."""
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"routilux_jupyter": True}},
+            "RoutiluxExtension": {"history_db": str(tmp_path / "history.sqlite")},
+        }
+    )
