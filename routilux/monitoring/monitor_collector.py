@@ -32,11 +32,25 @@ TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})
 _SEQ, _TS, _TYPE, _RID, _DATA, _DUR, _STATUS, _SLOT, _EVENT, _ACT, _EXTRA = range(11)
 
 
+_iso_cache: tuple[int, str] = (-1, "")
+
+
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC text (``None`` stays ``None``)."""
+    """Epoch seconds as ISO 8601 UTC text (``None`` stays ``None``).
+
+    Formatting is on the live-event path, so the date part is cached per second.
+    """
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    sec = int(ts // 1)
+    cached = _iso_cache
+    if cached[0] == sec:
+        prefix = cached[1]
+    else:
+        prefix = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        globals()["_iso_cache"] = (sec, prefix)
+    micros = int((ts - sec) * 1_000_000)
+    return f"{prefix}.{micros:06d}+00:00" if micros else f"{prefix}+00:00"
 
 
 class DictAccess:
@@ -297,7 +311,7 @@ class MonitorCollector:
             if counter is not None:
                 next(counter)
             if em.live and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, entry))
 
     def publish_late(self, rec: _JobRecord, entry: tuple[Any, ...]) -> None:
         """Deliver an entry a lock-free writer appended while a subscriber was registering
@@ -305,7 +319,7 @@ class MonitorCollector:
         em = self.event_manager
         with rec.lock:
             if em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._to_event(rec, entry).to_dict())
+                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, entry))
 
     def record(
         self, rec: _JobRecord, event_type: str, routine_id: str | None, data: Any = None,
@@ -376,10 +390,27 @@ class MonitorCollector:
                 register([])
                 return True
         with rec.lock:
-            register([self._to_event(rec, e).to_dict() for e in rec.snapshot()])
+            register([self._entry_dict(rec, e) for e in rec.snapshot()])
         return True
 
     # ---- reading ------------------------------------------------------------------------------
+    @staticmethod
+    def _entry_dict(rec: _JobRecord, e: tuple[Any, ...]) -> dict[str, Any]:
+        """``ExecutionEvent.to_dict()`` of a ring entry, built directly (live-event path)."""
+        data = e[_DATA]
+        out = {
+            "type": "event", "event_id": f"{rec.job_id}:{e[_SEQ]}", "seq": e[_SEQ],
+            "job_id": rec.job_id, "flow_id": rec.flow_id, "routine_id": e[_RID],
+            "event_type": e[_TYPE], "timestamp": iso(e[_TS]),
+            "data": {} if data is None else summarize_mapping(data) if isinstance(data, dict)
+            else {"value": summarize(data)},
+            "duration": e[_DUR], "status": e[_STATUS], "slot_name": e[_SLOT],
+            "event_name": e[_EVENT], "activation_id": e[_ACT],
+        }
+        if e[_EXTRA]:
+            out.update(e[_EXTRA])
+        return out
+
     @staticmethod
     def _to_event(rec: _JobRecord, e: tuple[Any, ...]) -> ExecutionEvent:
         data = e[_DATA]
@@ -456,7 +487,7 @@ class MonitorCollector:
         if rec is None:
             return list
         entries = rec.snapshot()
-        return lambda: [self._to_event(rec, e).to_dict() for e in entries]
+        return lambda: [self._entry_dict(rec, e) for e in entries]
 
     def job_state(self, job_id: str) -> Any:
         """The live JobState of a job this collector saw (``None`` once it was collected)."""

@@ -110,6 +110,17 @@ def summarize_mapping(mapping: Mapping[str, Any] | None, max_total: int = MAX_TO
     """Summarise every value of a mapping (payload, locals, shared data) within one budget."""
     if not mapping:
         return {}
+    if type(mapping) is dict and len(mapping) <= 8:
+        # Fast path for the common payload: a few scalar values, JSON-ready as they are.
+        for k, v in mapping.items():
+            t = type(v)
+            if type(k) is not str or not (
+                t is int and -(2**53) < v < 2**53 or t is str and len(v) <= MAX_STR
+                or t is bool or v is None or t is float and math.isfinite(v)
+            ):
+                break
+        else:
+            return dict(mapping)
     budget = _Budget(max_total)
     out: dict[str, Any] = {}
     try:

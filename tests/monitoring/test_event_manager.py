@@ -80,6 +80,7 @@ def test_new_subscriber_gets_history_first_without_repeats(registry: MonitoringR
     sub = registry.event_manager.subscribe(job.job_id, max_queue=1000)
     replay = sub.drain()
     assert [e["seq"] for e in replay] == [e.seq for e in trace]
+    assert replay == [e.to_dict() for e in trace]   # live dicts and trace reads agree exactly
     assert replay[-1]["event_type"] == "job_completed"
     sub.close()
 
