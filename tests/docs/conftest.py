@@ -7,10 +7,6 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
-
-
 @pytest.fixture
 def jp_server_config(tmp_path: Path) -> Config:
     """Only the routilux extension, with a history file of its own and no extra routines:

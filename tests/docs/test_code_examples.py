@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import DOCS
 
 from routilux.hooks import active_hooks, install_hooks
 from routilux.monitoring import MonitoringRegistry
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PAGES = ["user_guide/engine.rst", "user_guide/monitoring_debugging.rst", "quickstart.rst"]
 _DIRECTIVE = re.compile(r"^\.\. code-block:: *python *$")

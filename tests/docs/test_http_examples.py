@@ -11,10 +11,10 @@ import asyncio
 import json
 import re
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DOCS
 from http_examples import (
     HttpExample,
     Hint,
@@ -29,6 +29,7 @@ from routilux.monitoring import MonitoringRegistry
 from routilux_jupyter.server.handlers import rest_routes
 from routilux_jupyter.server.websockets import ws_routes
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE = DOCS / "user_guide" / "http_api.rst"
 TIMEOUT = 5.0
 
