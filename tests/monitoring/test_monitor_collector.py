@@ -225,3 +225,18 @@ def test_event_and_metrics_objects_read_like_dicts(registry: MonitoringRegistry)
     assert as_dict["timestamp"].endswith("+00:00") and as_dict["type"] == "event"
     rm = registry.monitor_collector.get_routine_metrics(job.job_id, "r2")
     assert rm["avg_duration_ms"] == rm.avg_duration * 1000
+
+
+def test_concurrent_job_counts_are_exact(registry: MonitoringRegistry) -> None:
+    registry.monitor_collector.set_max_events_per_job(100_000)
+    flow, sink = pipeline("conc-counts", strategy="concurrent")
+    job = flow.execute("r1", {"values": list(range(2000))}, timeout=60)
+    assert str(job.status) == "completed"
+    m = registry.monitor_collector.get_metrics(job.job_id)
+    assert m.total_slot_calls == 1 + 2000 + 2000 and m.total_event_emits == 4000
+    assert m.routine_metrics["r2"].execution_count == 2000
+    assert m.routine_metrics["r3"].execution_count == 2000
+    trace = registry.monitor_collector.get_execution_trace(job.job_id)
+    assert len(trace) == m.total_events
+    assert [e.seq for e in trace] == list(range(1, m.total_events + 1))
+    assert sorted(sink.received) == list(range(2000))
