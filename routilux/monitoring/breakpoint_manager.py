@@ -68,6 +68,7 @@ class Breakpoint:
             return False
 
     def to_dict(self) -> dict[str, Any]:
+        """The breakpoint's JSON shape (DESIGN.md §6)."""
         return {
             "breakpoint_id": self.breakpoint_id, "job_id": self.job_id, "flow_id": self.flow_id,
             "type": self.type, "routine_id": self.routine_id, "slot_name": self.slot_name,
@@ -154,6 +155,7 @@ class BreakpointManager:
         return bp
 
     def get_breakpoint(self, breakpoint_id: str, job_id: str | None = None) -> Breakpoint:
+        """One breakpoint by id (``job_id``, when given, must match); NotFoundError if absent."""
         with self._lock:
             return self._get_locked(breakpoint_id, job_id)
 

@@ -122,6 +122,7 @@ class DebugSession:
     # ---- queries ------------------------------------------------------------------------------
     @property
     def is_paused(self) -> bool:
+        """True while the job is paused (at a breakpoint, a step, or by the user)."""
         return self.status == "paused"
 
     def wait_until_paused(self, timeout: float | None = None) -> bool:
@@ -364,13 +365,16 @@ class DebugSessionStore:
             return session
 
     def remove(self, job_id: str) -> DebugSession | None:
+        """Forget a job's session; returns it (or ``None``)."""
         with self._lock:
             return self._sessions.pop(job_id, None)
 
     def list_all(self) -> list[DebugSession]:
+        """Every session, oldest first."""
         return list(self._sessions.values())
 
     def clear(self) -> None:
+        """Forget every session."""
         with self._lock:
             self._sessions.clear()
 

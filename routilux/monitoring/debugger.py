@@ -183,6 +183,7 @@ class WorkerDebugger:
         self.record_hit = record_hit
 
     def before_activation(self, act: Activation) -> None:
+        """Pause before ``act`` when stepping or a breakpoint fires; start line tracing for step_into."""
         runtime = act.runtime
         job_state = runtime.job_state
         job_id = job_state.job_id
@@ -217,6 +218,7 @@ class WorkerDebugger:
             StepTracer(session, act).install()
 
     def routine_ended(self, act: Activation) -> None:
+        """Stop line tracing when the handler that was being stepped returns."""
         session = self.sessions._sessions.get(act.runtime.job_state.job_id)
         if session is None:
             return
@@ -230,6 +232,7 @@ class WorkerDebugger:
         self, activation: Activation | None, job_state: Any, routine_id: str, event_name: str,
         data: dict[str, Any],
     ) -> None:
+        """Pause before delivery when an event breakpoint fires."""
         bp = self.breakpoints.match_emit(
             job_state.job_id, job_state.flow_id, routine_id, event_name, data, job_state.shared_data
         )

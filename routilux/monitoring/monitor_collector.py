@@ -1,11 +1,12 @@
 """Per-job execution traces and metrics, recorded cheaply on the engine's worker threads.
 
-Hot path (every hook call): look up the job's record, take its lock, append one compact tuple to
-its ring buffer (``collections.deque(maxlen)``) and bump a few counters. Nothing is summarised or
-turned into objects until someone reads: :class:`ExecutionEvent` objects, payload summaries and
-:class:`JobMetrics` are built on demand. Only when a job has live subscribers is an event dict
-built at record time (to hand to :class:`~routilux.monitoring.event_manager.JobEventManager`), and
-that happens under the same lock as the append, so subscribers see the ring's order.
+Hot path (every hook call, see :mod:`routilux.monitoring.monitor_hooks`): find the job's record,
+append one compact tuple to its ring buffer (``collections.deque(maxlen)``) and bump a counter,
+without a lock for sequential jobs (see :class:`_JobRecord`). Nothing is summarised or turned into
+objects until someone reads: :class:`ExecutionEvent` objects, payload summaries and
+:class:`JobMetrics` are built on demand. Only while someone subscribes live is an event dict built
+at record time (for :class:`~routilux.monitoring.event_manager.JobEventManager`), under the
+record's lock together with the append, so subscribers see the ring's order.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import itertools
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from routilux.monitoring.event_manager import JobEventManager
+from routilux.monitoring.records import DictAccess, ExecutionEvent, JobMetrics, RoutineMetrics, iso
 from routilux.monitoring.summary import summarize, summarize_mapping
 
 __all__ = ["DictAccess", "ExecutionEvent", "JobMetrics", "MonitorCollector", "RoutineMetrics", "iso"]
@@ -30,155 +30,6 @@ TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})
 
 # ring tuple layout
 _SEQ, _TS, _TYPE, _RID, _DATA, _DUR, _STATUS, _SLOT, _EVENT, _ACT, _EXTRA = range(11)
-
-
-_iso_cache: tuple[int, str] = (-1, "")
-
-
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC text (``None`` stays ``None``).
-
-    Formatting is on the live-event path, so the date part is cached per second.
-    """
-    if ts is None:
-        return None
-    sec = int(ts // 1)
-    cached = _iso_cache
-    if cached[0] == sec:
-        prefix = cached[1]
-    else:
-        prefix = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        globals()["_iso_cache"] = (sec, prefix)
-    micros = int((ts - sec) * 1_000_000)
-    return f"{prefix}.{micros:06d}+00:00" if micros else f"{prefix}+00:00"
-
-
-class DictAccess:
-    """Lets a dataclass be read like a dict too: ``obj["field"]``, ``"field" in obj``, ``.get``."""
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._names():
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._names()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self._names() else default
-
-    def keys(self) -> list[str]:
-        return list(self._names())
-
-    @classmethod
-    def _names(cls) -> dict[str, None]:
-        names = cls.__dict__.get("_field_names")
-        if names is None:
-            names = {f.name: None for f in fields(cls)}  # type: ignore[arg-type]
-            names.update({n: None for n in getattr(cls, "_derived", ())})
-            cls._field_names = names  # type: ignore[attr-defined]
-        return names
-
-
-@dataclass
-class ExecutionEvent(DictAccess):
-    """One entry of a job's trace."""
-
-    event_id: str
-    job_id: str
-    routine_id: str | None
-    event_type: str
-    timestamp: float
-    data: dict[str, Any] = field(default_factory=dict)
-    duration: float | None = None
-    status: str | None = None
-    seq: int = 0
-    flow_id: str | None = None
-    slot_name: str | None = None
-    event_name: str | None = None
-    activation_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form; ``timestamp`` as ISO 8601 UTC, ``type`` = ``"event"`` for streams."""
-        out = {
-            "type": "event", "event_id": self.event_id, "seq": self.seq, "job_id": self.job_id,
-            "flow_id": self.flow_id, "routine_id": self.routine_id, "event_type": self.event_type,
-            "timestamp": iso(self.timestamp), "data": self.data, "duration": self.duration,
-            "status": self.status, "slot_name": self.slot_name, "event_name": self.event_name,
-            "activation_id": self.activation_id,
-        }
-        if self.extra:
-            out.update(self.extra)
-        return out
-
-
-@dataclass
-class RoutineMetrics(DictAccess):
-    """Aggregated timings of one routine within one job (each activation timed separately)."""
-
-    routine_id: str
-    execution_count: int = 0
-    total_duration: float = 0.0
-    avg_duration: float = 0.0
-    min_duration: float | None = None
-    max_duration: float | None = None
-    error_count: int = 0
-    last_execution: float | None = None
-    status: str = "pending"
-    _derived = ("duration_ms", "avg_duration_ms")
-
-    @property
-    def duration_ms(self) -> float:
-        """Total time spent in this routine's handlers, in milliseconds."""
-        return self.total_duration * 1000.0
-
-    @property
-    def avg_duration_ms(self) -> float:
-        return self.avg_duration * 1000.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "routine_id": self.routine_id, "execution_count": self.execution_count,
-            "total_duration": self.total_duration, "avg_duration": self.avg_duration,
-            "min_duration": self.min_duration, "max_duration": self.max_duration,
-            "error_count": self.error_count, "last_execution": iso(self.last_execution),
-            "status": self.status, "duration_ms": self.duration_ms,
-            "avg_duration_ms": self.avg_duration_ms,
-        }
-
-
-@dataclass
-class JobMetrics(DictAccess):
-    """A job's metrics (DESIGN.md §4); times are epoch seconds, ``duration`` in seconds."""
-
-    job_id: str
-    flow_id: str | None
-    status: str
-    start_time: float | None
-    end_time: float | None
-    duration: float | None
-    duration_ms: float | None
-    total_routines: int
-    completed_routines: int
-    failed_routines: int
-    total_events: int
-    total_slot_calls: int
-    total_event_emits: int
-    routine_metrics: dict[str, RoutineMetrics]
-    errors: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id, "flow_id": self.flow_id, "status": self.status,
-            "start_time": iso(self.start_time), "end_time": iso(self.end_time),
-            "duration": self.duration, "duration_ms": self.duration_ms,
-            "total_routines": self.total_routines, "completed_routines": self.completed_routines,
-            "failed_routines": self.failed_routines, "total_events": self.total_events,
-            "total_slot_calls": self.total_slot_calls, "total_event_emits": self.total_event_emits,
-            "routine_metrics": {k: v.to_dict() for k, v in self.routine_metrics.items()},
-            "errors": list(self.errors),
-        }
 
 
 def _count_value(counter: itertools.count[int]) -> int:
@@ -276,6 +127,7 @@ class MonitorCollector:
 
     @property
     def max_events_per_job(self) -> int:
+        """Size of each job's ring buffer."""
         return self._max_events
 
     # ---- recording (engine threads) -------------------------------------------------------
@@ -331,6 +183,7 @@ class MonitorCollector:
                                  slot_name, event_name, activation_id, extra))
 
     def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> _JobRecord:
+        """A job started: (re)create its record and trace ``job_start``."""
         rec = self.record_for(job_id, flow_id)
         rec.flow_id = flow_id
         rec.total_routines = total_routines
@@ -339,12 +192,14 @@ class MonitorCollector:
         return rec
 
     def job_status(self, job_id: str, status: str, reason: str | None = None) -> None:
+        """Trace ``job_paused`` / ``job_resumed``."""
         rec = self.record_for(job_id)
         rec.status = status
         self.record(rec, "job_paused" if status == "paused" else "job_resumed", None, status=status,
                     extra={"reason": reason} if reason else None)
 
     def job_ended(self, job_id: str, status: str, error: Any = None) -> None:
+        """Trace the terminal event and stamp the end time."""
         rec = self.record_for(job_id)
         rec.status = status
         rec.end_time = time.time()
@@ -496,6 +351,7 @@ class MonitorCollector:
         return ref() if ref is not None else None
 
     def get_job_status(self, job_id: str) -> str | None:
+        """The last status seen for a job, or ``None``."""
         rec = self._jobs.get(job_id)
         return None if rec is None else rec.status
 
@@ -505,6 +361,7 @@ class MonitorCollector:
         return 0 if rec is None else len(rec.ring)
 
     def list_jobs(self) -> list[str]:
+        """Ids of the jobs this collector holds, oldest first."""
         return list(self._jobs)
 
     def clear(self, job_id: str | None = None) -> None:

@@ -69,7 +69,11 @@ class MonitoringRegistry:
 
     @_hybrid
     def enable(self) -> MonitoringRegistry:
-        """Start observing the engine (idempotent); returns the registry."""
+        """Start observing the engine (idempotent); returns the registry.
+
+        ``MonitoringRegistry.enable()`` acts on the process-wide registry, ``registry.enable()``
+        on that instance.
+        """
         self.install()
         return self
 
@@ -97,22 +101,27 @@ class MonitoringRegistry:
     # ---- parts ----------------------------------------------------------------------------------
     @property
     def monitor_collector(self) -> MonitorCollector:
+        """Metrics and traces per job."""
         return self._collector
 
     @property
     def breakpoint_manager(self) -> BreakpointManager:
+        """Breakpoints, checked on the job's worker threads."""
         return self._breakpoints
 
     @property
     def debug_session_store(self) -> DebugSessionStore:
+        """Debug sessions (pause location, stepping, variables) per job."""
         return self._sessions
 
     @property
     def event_manager(self) -> JobEventManager:
+        """Live event fan-out to subscribers."""
         return self._event_manager
 
     @property
     def hooks(self) -> MonitoringHooks:
+        """The engine observer this registry installs."""
         return self._hooks
 
     def attach_history_store(self, store: Any) -> None:

@@ -48,10 +48,12 @@ class FlowStore:
             return self._flows.pop(flow_id, None)
 
     def list_all(self) -> list[Flow]:
+        """Everything stored, in insertion order."""
         with self._lock:
             return list(self._flows.values())
 
     def clear(self) -> None:
+        """Forget everything."""
         with self._lock:
             self._flows.clear()
 
@@ -85,19 +87,23 @@ class JobStore:
         self._jobs: dict[str, JobState] = {}
 
     def add(self, job_state: JobState) -> JobState:
+        """Store (or replace) a job state under its ``job_id``."""
         with self._lock:
             self._jobs[job_state.job_id] = job_state
         return job_state
 
     def get(self, job_id: str) -> JobState | None:
+        """The job state, or ``None``."""
         with self._lock:
             return self._jobs.get(job_id)
 
     def remove(self, job_id: str) -> JobState | None:
+        """Forget a job; returns it (``None`` if it was not there)."""
         with self._lock:
             return self._jobs.pop(job_id, None)
 
     def list_all(self) -> list[JobState]:
+        """Everything stored, in insertion order."""
         with self._lock:
             return list(self._jobs.values())
 
@@ -125,6 +131,7 @@ class JobStore:
         return len(doomed)
 
     def clear(self) -> None:
+        """Forget everything."""
         with self._lock:
             self._jobs.clear()
 

@@ -95,6 +95,7 @@ class SqliteHistoryStore:
         self._put(("events", job_id, events))
 
     def delete_job(self, job_id: str) -> None:
+        """Delete a job's record, metrics and trace."""
         self._put(("delete", job_id))
 
     def _put(self, item: tuple[Any, ...]) -> None:
@@ -238,10 +239,12 @@ class SqliteHistoryStore:
         return [json.loads(r[0]) for r in rows]
 
     def count_jobs(self, flow_id: str | None = None, status: str | None = None) -> int:
+        """How many stored jobs match the filters."""
         where, args = self._job_filter(flow_id, status)
         return int(self._query(f"SELECT COUNT(*) FROM jobs{where}", args)[0][0])
 
     def get_metrics(self, job_id: str) -> dict[str, Any] | None:
+        """A job's stored metrics, or ``None``."""
         rows = self._query("SELECT data FROM metrics WHERE job_id = ?", (job_id,))
         return json.loads(rows[0][0]) if rows else None
 
@@ -256,6 +259,7 @@ class SqliteHistoryStore:
         return [json.loads(r[0]) for r in rows]
 
     def count_events(self, job_id: str) -> int:
+        """How many trace events are stored for a job."""
         return int(self._query("SELECT COUNT(*) FROM events WHERE job_id = ?", (job_id,))[0][0])
 
     def __enter__(self) -> SqliteHistoryStore:
