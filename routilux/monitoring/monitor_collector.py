@@ -113,6 +113,10 @@ class MonitorCollector:
         """Whether hop hooks of this job may race (concurrent strategy): they must lock."""
         rec.locked = locked
         rec.fast = not locked and not self.event_manager.live
+        # A first subscriber may have flipped `live` (and swept the records) between our read
+        # and our write; read again so a stale True cannot stick.
+        if self.event_manager.live:
+            rec.fast = False
 
     # ---- configuration ----------------------------------------------------------------------
     def set_max_events_per_job(self, n: int) -> None:
