@@ -9,6 +9,7 @@ writer threads never interleave a state update with a reply.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, ClassVar
 
@@ -21,6 +22,8 @@ from ._protocol import ACTIONS, ResultMsg
 from ._source import Snapshot, ViewSource
 
 __all__ = ["LiveView"]
+
+logger = logging.getLogger(__name__)
 
 _REFUSALS = (ValueError, LookupError, RuntimeError, TypeError, KeyError)
 
@@ -60,6 +63,19 @@ class LiveView(anywidget.AnyWidget):  # type: ignore[misc]
         self._attach()
 
     # ---- life cycle --------------------------------------------------------------------------
+    @t.observe("comm")
+    def _route_commands_to_their_subshell(self, change: dict[str, Any]) -> None:
+        # JupyterLab 4 sends this comm's messages on a kernel subshell, so they are handled while
+        # the main shell is blocked in flow.execute(). ipykernel 7.4 overrides that choice and
+        # routes an incoming comm message to the subshell whose request last *sent* on the comm,
+        # which for a view created in a cell (and flushed from our thread) is the main shell:
+        # Continue would then wait behind the very cell it should release. Honour the front end's
+        # subshell instead (our replies carry their own ids and need no routing).
+        comm = change["new"]
+        if comm is not None and hasattr(comm, "_reply_subshell_for"):
+            comm._reply_subshell_for = _front_end_subshell
+
+
     def _attach(self) -> None:
         with self._lock:
             if self._attached or self._closed:
@@ -101,12 +117,18 @@ class LiveView(anywidget.AnyWidget):  # type: ignore[misc]
         try:
             snap = self._source.snapshot(self.trace_limit)
         except Exception as exc:  # the view must keep working: show the reason instead
+            logger.exception("routilux view: could not read the job's state")
             with self._lock:
                 self.error = f"could not read the job's state: {type(exc).__name__}: {exc}"
             return
         with self._lock:
-            self._apply(snap)
-            if self.error.startswith("could not read"):
+            try:
+                self._apply(snap)
+            except Exception as exc:  # e.g. a value the comm cannot serialise: say so in the view
+                logger.exception("routilux view: could not send the job's state")
+                self.error = f"could not send the job's state: {type(exc).__name__}: {exc}"
+                return
+            if self.error.startswith("could not"):
                 self.error = ""
         if snap.final:
             self._detach()
@@ -168,6 +190,11 @@ class LiveView(anywidget.AnyWidget):  # type: ignore[misc]
         msg: ResultMsg = {"type": "result", "id": msg_id, "ok": ok, "error": error, "data": data}
         with self._lock:
             self.send(msg)
+
+
+def _front_end_subshell(_data: Any, default: str | None) -> str | None:
+    """The subshell the front end chose for an incoming comm message (its header's)."""
+    return default
 
 
 def _edge_hits(graph: dict[str, Any], emit_counts: dict[tuple[str, str], int]) -> dict[str, int]:

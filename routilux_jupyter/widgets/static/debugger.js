@@ -3,7 +3,7 @@
 // Every control sends a command through `command(action, args)`, which resolves with the
 // kernel's {ok, error, data}; a refusal (bad condition, wrong state) is shown next to the control.
 
-import { h, clear, preview } from "./util.js";
+import { h, clear, fill, preview } from "./util.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled", "lost"]);
 
@@ -82,7 +82,7 @@ export class DebuggerPanel {
   setNodes(nodes) {
     this.nodes = nodes || [];
     const current = this.bpRoutine.value;
-    clear(this.bpRoutine).append(this.nodes.map((n) => h("option", { value: n.id, selected: n.id === current }, n.id)));
+    fill(this.bpRoutine, this.nodes.map((n) => h("option", { value: n.id, selected: n.id === current }, n.id)));
     this._fillTargets();
   }
 
@@ -149,7 +149,7 @@ export class DebuggerPanel {
     const type = this.bpType.value;
     const node = this.nodes.find((n) => n.id === this.bpRoutine.value);
     const names = !node ? [] : type === "slot" ? node.slots || [] : type === "event" ? node.events || [] : [];
-    clear(this.bpTarget).append(names.map((n) => h("option", { value: n }, n)));
+    fill(this.bpTarget, names.map((n) => h("option", { value: n }, n)));
     this.bpTarget.hidden = type === "routine";
   }
 

@@ -87,6 +87,7 @@ export class GraphView {
     this.edgeLayer.append(edgeFrag);
     this.nodeLayer.append(nodeFrag);
     this.size = { width: layout.width, height: layout.height };
+    this.contentHeight = layout.height + 2 * MARGIN + 8;
     this.lastLayoutMs = performance.now() - t0;
     this.fit();
     if (this.selected && this.nodes.has(this.selected)) this.select(this.selected);
@@ -229,7 +230,8 @@ function defs() {
     null,
     s(
       "marker",
-      { id: "rx-arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" },
+      // userSpaceOnUse: a lit (thicker) edge keeps the same arrow head.
+      { id: "rx-arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "8", markerHeight: "8", markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" },
       s("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "rx-arrow-head" }),
     ),
   );

@@ -1,6 +1,6 @@
 // Job summary, the selected routine's metrics, and a per-routine table (sortable).
 
-import { h, clear, fmtDuration, fmtTime } from "./util.js";
+import { h, clear, fill, fmtDuration, fmtTime } from "./util.js";
 
 const COLUMNS = [
   ["routine_id", "routine"],
@@ -53,10 +53,10 @@ export class JobSummary {
   }
 
   update(job, metrics) {
-    clear(this.root);
     const status = (job && job.status) || "no job";
     const m = metrics || {};
-    this.root.append(
+    fill(
+      this.root,
       h("span", { class: `rx-status rx-status-${status}`, "data-status": status }, status),
       h("span", { class: "rx-summary-item" }, `job ${job && job.job_id ? job.job_id.slice(0, 12) : "–"}`),
       h("span", { class: "rx-summary-item" }, `duration ${fmtDuration(m.duration)}`),

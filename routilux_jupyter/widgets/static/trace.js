@@ -3,7 +3,7 @@
 // The kernel sends only the newest events (a bounded window); older ones are paged in on demand
 // ("Load older"), and the browser keeps at most MAX_KEPT of them.
 
-import { h, clear, fmtDuration, fmtTime, preview, toMillis, frameScheduler } from "./util.js";
+import { h, clear, fill, fmtDuration, fmtTime, preview, toMillis, frameScheduler } from "./util.js";
 
 const MAX_KEPT = 5000;
 const MAX_TABLE_ROWS = 400;
@@ -58,7 +58,7 @@ export class TracePanel {
   setRoutines(ids) {
     this.routines = ids.slice();
     const current = this.filter.routine;
-    clear(this.routineSelect).append(
+    fill(this.routineSelect,
       h("option", { value: "" }, "all routines"),
       this.routines.map((id) => h("option", { value: id, selected: id === current }, id)),
     );
@@ -233,7 +233,9 @@ export class TracePanel {
 
 function detail(e) {
   const where = e.slot_name || e.event_name || "";
-  const data = e.data === undefined || e.data === null || e.data === "" ? "" : preview(e.data, 100);
+  const empty = e.data === undefined || e.data === null || e.data === "" ||
+    (typeof e.data === "object" && Object.keys(e.data).length === 0);
+  const data = empty ? "" : preview(e.data, 100);
   return where && data ? `${where} ${data}` : where || data;
 }
 

@@ -44,6 +44,17 @@ export function clear(node) {
   return node;
 }
 
+// Replace the children with the given ones (arrays flattened, null/false skipped): the DOM's own
+// append() would print an array or null as text.
+export function fill(node, ...children) {
+  clear(node);
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
 // Show an error inside the cell (not only in the console), so a broken view is visible.
 export function showError(container, err, where) {
   const message = err && err.stack ? String(err.stack) : String(err);

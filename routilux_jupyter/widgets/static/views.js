@@ -40,12 +40,18 @@ function flowPart(model, el, extraSelect) {
     if (extraSelect) extraSelect(rid);
   }
 
-  const setHeight = () => (graphBox.style.height = `${model.get("height") || 420}px`);
+  // A small flow gets a short box; a big one the model's height (pan and zoom for the rest).
+  const setHeight = () => {
+    const max = model.get("height") || 420;
+    const want = graph.contentHeight ? Math.max(160, Math.min(max, graph.contentHeight)) : max;
+    graphBox.style.height = `${Math.round(want)}px`;
+  };
   const drawGraph = () => {
-    setHeight();
     const t0 = performance.now();
     const g = model.get("graph") || { nodes: [], edges: [] };
     graph.setGraph(g);
+    setHeight();
+    graph.fit();
     graph.setStates(model.get("routine_states"), (model.get("debug") || {}).paused_at || model.get("paused_at"));
     graph.setMetrics(model.get("routine_metrics"));
     graph.setBreakpoints(model.get("breakpoints"));
