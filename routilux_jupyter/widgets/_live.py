@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import Any, ClassVar
 
 import anywidget
@@ -21,9 +22,24 @@ from ._coalescer import Coalescer, get_coalescer
 from ._protocol import ACTIONS, ResultMsg
 from ._source import Snapshot, ViewSource
 
-__all__ = ["LiveView"]
+__all__ = ["LiveView", "refresh_views"]
 
 logger = logging.getLogger(__name__)
+
+_live_views: weakref.WeakSet[LiveView] = weakref.WeakSet()
+
+
+def refresh_views() -> int:
+    """Push every open view's current state now; returns how many views were refreshed.
+
+    Views normally refresh at most ten times a second from a background thread. A notebook run
+    in batch (nbclient, nbconvert) can call this in its last cell so the saved widget state is
+    the final one.
+    """
+    views = [v for v in list(_live_views) if not v._closed]
+    for view in views:
+        view.refresh()
+    return len(views)
 
 _REFUSALS = (ValueError, LookupError, RuntimeError, TypeError, KeyError)
 
@@ -60,6 +76,7 @@ class LiveView(anywidget.AnyWidget):  # type: ignore[misc]
         initial = self._state(source.snapshot(self.trace_limit), graph)
         super().__init__(graph=graph, **initial, **kwargs)
         self.on_msg(self._on_custom_msg)
+        _live_views.add(self)
         self._attach()
 
     # ---- life cycle --------------------------------------------------------------------------
