@@ -76,3 +76,15 @@ def test_block_extraction_skips_marked_blocks(tmp_path: Path) -> None:
         "text\n\n.. code-block:: python\n\n   y = x + 1\n   assert y == 2\n"
     )
     assert [src.strip() for _, src in python_blocks(page)] == ["x = 1", "y = x + 1\nassert y == 2"]
+
+
+def test_readme_taste_runs() -> None:
+    """README's example, minus the IPython-only lines (``%load_ext``) and the display line."""
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## A taste", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if not line.startswith("%")]
+    assert lines[-1].split("#")[0].strip() == "job"
+    namespace: dict[str, Any] = {"__name__": "docs_readme"}
+    exec(compile("\n".join(lines[:-1]), "README.md", "exec"), namespace)  # noqa: S102
+    job = namespace["job"]
+    assert job.status == "completed" and job.shared_data == {"total": sum(range(10))}
