@@ -20,6 +20,8 @@ BRIDGE_SECRET_ENV = "ROUTILUX_BRIDGE_SECRET"
 BRIDGE_SECRET_HEADER = "X-Routilux-Bridge-Secret"
 #: Route of the bridge WebSocket, relative to the server's base_url (outside the API prefix).
 BRIDGE_PATH = "routilux/bridge"
+#: Close code: a newer connection of the same kernel replaced this one; the agent must not retry.
+BRIDGE_CLOSE_SUPERSEDED = 4003
 
 from routilux.service.shapes import (
     BreakpointDict,
@@ -45,6 +47,7 @@ from routilux.service.shapes import (
 )
 
 __all__ = [
+    "BRIDGE_CLOSE_SUPERSEDED",
     "BRIDGE_PATH",
     "BRIDGE_SECRET_ENV",
     "BRIDGE_SECRET_HEADER",
