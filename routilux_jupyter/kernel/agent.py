@@ -44,7 +44,7 @@ from routilux.service.requests import (
 )
 from routilux_jupyter.kernel.identity import KernelIdentity
 from routilux_jupyter.kernel.registration import KernelRegistration
-from routilux_jupyter.protocol import BRIDGE_SECRET_HEADER
+from routilux_jupyter.protocol import BRIDGE_CLOSE_SUPERSEDED, BRIDGE_SECRET_HEADER
 
 __all__ = ["AgentStatus", "BridgeAgent", "OWNER_OPS"]
 
@@ -191,8 +191,9 @@ class BridgeAgent:
         return self._thread is not None and self._thread.is_alive()
 
     def status(self) -> AgentStatus:
-        return AgentStatus(self.url, self.notebook_path, self.connected.is_set(), self.connections, self.events_sent,
-                           self.events_dropped, self.requests_answered, self.last_error)
+        return AgentStatus(self.url, self.notebook_path, self.connected.is_set(),
+                           self.connections, self.events_sent, self.events_dropped,
+                           self.requests_answered, self.last_error)
 
     # -- RegistrationSink (engine, shell and pool threads) --------------------------------------
 
@@ -240,6 +241,11 @@ class BridgeAgent:
             if conn is not None:
                 delay = self.backoff_initial
                 await self._serve(conn)
+                if conn.close_code == BRIDGE_CLOSE_SUPERSEDED:
+                    # Another process claims this kernel id and the server chose it; retrying
+                    # would only take it back and forth.
+                    self._failed("another connection of this kernel replaced this one; stopped")
+                    break
             if self._stopping:
                 break
             # Exponential backoff with jitter, capped, woken early by stop().

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 __all__ = ["KernelIdentity", "current_identity"]
 
 _CONNECTION_FILE = re.compile(r"^kernel-(.+)\.json$")
-# One per process: a restarted kernel keeps its kernel id but gets a new instance id, which is how
-# the server tells "the same process reconnecting" from "a new process; the old one's jobs are lost".
+# One per process: a restarted kernel keeps its kernel id but gets a new instance id, which is
+# how the server tells "the same process reconnecting" from "a new process: the old one's jobs
+# are lost".
 _INSTANCE_ID = uuid.uuid4().hex
 
 

@@ -32,7 +32,7 @@ _BRIDGE = re.compile(r"kernel bridge at ws://127\.0\.0\.1:(\d+)/")
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
