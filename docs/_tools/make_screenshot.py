@@ -3,7 +3,9 @@
 Not part of the build (it needs Chromium and takes ~30 s). Run it by hand after the widgets
 change:  .venv/bin/python docs/_tools/make_screenshot.py
 It starts ``jupyter lab`` with the test suite's helper (tests/browser/lab.py), runs a small
-notebook whose job stops at a breakpoint, and screenshots the view.
+notebook whose job stops at a breakpoint, and screenshots the view. The browser tests save
+similar pictures under test-artifacts/browser/ (lab-debugger-paused.png is the one shipped now);
+either may be copied to docs/_static/job_view.png.
 """
 
 from __future__ import annotations
