@@ -6,6 +6,7 @@ agent and the registration but keeps what was registered, so loading again picks
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -61,9 +62,25 @@ def _bridge_env(session: KernelSession) -> None:
         session.bridge_secret = secret
 
 
+def _at_exit() -> None:
+    """Disconnect before the interpreter tears down modules.
+
+    Job threads may still run during shutdown and fail on half-cleared globals; those failures
+    must not reach the server as the jobs' outcome. Closing first makes the server record the
+    unfinished jobs as ``lost``, which is what happened to them.
+    """
+    session = _session
+    agent = session.agent if session is not None else None
+    if agent is not None:
+        agent.stop(timeout=1.0)
+
+
+_exit_hook = False
+
+
 def load(ipython: Any = None) -> KernelSession:
     """Monitoring on, flows and jobs registered, magics in, agent started when bridged."""
-    global _session
+    global _session, _exit_hook
     from routilux.monitoring import MonitoringRegistry
 
     monitoring = MonitoringRegistry.enable()
@@ -86,6 +103,9 @@ def load(ipython: Any = None) -> KernelSession:
                 session.bridge_url, session.bridge_secret, session.registration, session.identity
             )
             agent.start()
+            if not _exit_hook:
+                atexit.register(_at_exit)
+                _exit_hook = True
     return session
 
 

@@ -204,3 +204,35 @@ def test_killed_kernel_marks_its_job_lost_and_others_keep_working(
     wait_for(lambda: server.api("GET", f"jobs/{other}")["status"] == "completed", 5,
              "the healthy kernel's job to complete")
     assert server.api("GET", "health")["status"] == "ok"
+
+
+def test_load_twice_unload_reload_and_restart(server: JupyterServer, start_kernel: Any) -> None:
+    kernel: Kernel = start_kernel("nb/reload.ipynb")
+    kernel.run(LOAD)
+    kernel.run(LOAD)
+    kernel.run("import routilux; routilux.load_ipython_extension(get_ipython())")
+    kernel.run(plain_flow("reload_flow"))
+    wait_for(lambda: server.call("GET", "api/flows/reload_flow")[0] == 200, 5, "the flow")
+    owners = [o for o in server.api("GET", "health")["owners"]
+              if o["kernel_id"] == kernel.kernel_id]
+    assert len(owners) == 1  # loading three times made one connection
+    status = kernel.run("%routilux status").stdout
+    assert f"connected to ws://127.0.0.1:{server.port}/routilux/bridge" in status
+    assert "notebook:      nb/reload.ipynb" in status and "connections 1" in status
+
+    kernel.run("%unload_ext routilux")  # stops the agent: the server sees the kernel go
+    wait_for(lambda: server.call("GET", "api/flows/reload_flow")[0] == 503, 5, "503")
+    kernel.run(LOAD)  # same process, same flows: available again
+    wait_for(lambda: server.call("GET", "api/flows/reload_flow")[0] == 200, 5, "the flow back")
+
+    job_id = server.api("POST", "jobs", {"flow_id": "reload_flow", "entry_routine_id": "src",
+                                         "entry_params": {"n": 10_000, "delay": 0.01}},
+                        expect=201)["job_id"]
+    server.api("POST", f"kernels/{kernel.kernel_id}/restart")
+    restarted = time.monotonic()
+    wait_for(lambda: server.call("GET", f"api/jobs/{job_id}")[1].get("status") == "lost", 5,
+             "the restarted kernel's job to be lost")
+    assert time.monotonic() - restarted < 5
+    kernel.run(LOAD)  # the new process announces itself: it has none of the old flows
+    wait_for(lambda: server.call("GET", "api/flows/reload_flow")[0] == 404, 5,
+             "the old process's flow to be gone")
