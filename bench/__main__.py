@@ -16,6 +16,7 @@ from bench.common import Row
 SECTIONS = [
     "bench.engine",
     "bench.monitoring",
+    "bench.widgets",
 ]
 
 PEERS = [("plain", "plain Python"), ("upstream", "upstream 0.10.0"), ("langgraph", "LangGraph")]

@@ -115,7 +115,8 @@ def test_lab_graph_breakpoint_step_and_continue_release_a_blocked_execute(tmp_pa
         assert job_view.locator(".rx-node.rx-state-completed").count() == len(ROUTINES)
 
         job_view.locator('button[data-tab="trace"]').click()
-        job_view.locator(".rx-trace-table tbody tr").first.wait_for(timeout=TIMEOUT)
+        job_view.locator(".rx-trace-table tr.rx-ev").first.wait_for(timeout=TIMEOUT)
+        assert job_view.locator(".rx-trace-table tr.rx-ev").count() >= 10
         job_view.screenshot(path=str(artifacts / "lab-trace.png"))
 
         assert page.locator(".rx-error").count() == 0, page.locator(".rx-error").all_inner_texts()

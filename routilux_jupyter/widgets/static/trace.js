@@ -6,7 +6,8 @@
 import { h, clear, fill, fmtDuration, fmtTime, preview, toMillis, frameScheduler } from "./util.js";
 
 const MAX_KEPT = 5000;
-const MAX_TABLE_ROWS = 400;
+const ROW_HEIGHT = 20; // px until a row is measured; rows are fixed-height (see .rx-trace-table)
+const OVERSCAN = 6;
 const LANE_HEIGHT = 16;
 const AXIS_HEIGHT = 18;
 const LABEL_WIDTH = 120;
@@ -41,7 +42,26 @@ export class TracePanel {
     this.count = h("span", { class: "rx-muted rx-trace-count" });
     this.canvas = h("canvas", { class: "rx-timeline" });
     this.canvas.addEventListener("click", (ev) => this._timelineClick(ev));
-    this.tableWrap = h("div", { class: "rx-table-wrap rx-trace-table" });
+    this.tbody = h("tbody");
+    this.topSpacer = h("tr", { class: "rx-spacer" });
+    this.bottomSpacer = h("tr", { class: "rx-spacer" });
+    this.tbody.append(this.topSpacer, this.bottomSpacer);
+    this.rowById = new Map();
+    this.shown = [];
+    this.viewHeight = 280;
+    this.rowHeight = ROW_HEIGHT;
+    this.measured = false;
+    this.tableWrap = h(
+      "div",
+      { class: "rx-table-wrap rx-trace-table", onscroll: () => this.schedule() },
+      h(
+        "table",
+        { class: "rx-table rx-fixed" },
+        h("colgroup", null, ["rx-c-time", "rx-c-type", "rx-c-routine", "rx-c-detail", "rx-c-dur", "rx-c-status"].map((c) => h("col", { class: c }))),
+        h("thead", null, h("tr", null, ["time", "type", "routine", "detail", "duration", "status"].map((c) => h("th", null, c)))),
+        this.tbody,
+      ),
+    );
     this.root = h(
       "div",
       { class: "rx-trace" },
@@ -51,6 +71,26 @@ export class TracePanel {
     );
     container.append(this.root);
     this.lanes = [];
+    this.width = 600;
+    this.colors = null;
+    this.canvasSize = "";
+    // The canvas width follows its box; read through an observer, never during a redraw.
+    this.resize = new ResizeObserver((entries) => {
+      const w = Math.round(entries[0].contentRect.width);
+      if (w > 0 && w !== this.width) {
+        this.width = w;
+        this.schedule();
+      }
+    });
+    this.resize.observe(this.canvas.parentElement);
+    this.tableResize = new ResizeObserver((entries) => {
+      const hgt = Math.round(entries[0].contentRect.height);
+      if (hgt > 0 && hgt !== this.viewHeight) {
+        this.viewHeight = hgt;
+        this.schedule();
+      }
+    });
+    this.tableResize.observe(this.tableWrap);
     this.schedule = frameScheduler(() => this.render());
     this.setRoutines([]);
   }
@@ -116,29 +156,78 @@ export class TracePanel {
 
   render() {
     const rows = this.filtered();
-    const shown = rows.slice(-MAX_TABLE_ROWS).reverse(); // newest first
     this.count.textContent = `${rows.length} shown · ${this.events().length} loaded · ${this.total} recorded`;
-    const body = shown.map((e) =>
-      h(
-        "tr",
-        { class: `rx-ev rx-ev-${e.event_type}`, "data-event": e.event_id },
-        h("td", { class: "rx-mono" }, fmtTime(e.timestamp)),
-        h("td", null, e.event_type),
-        h("td", { class: "rx-link", onclick: () => e.routine_id && this.onSelect(e.routine_id) }, e.routine_id || ""),
-        h("td", { class: "rx-mono rx-detail" }, detail(e)),
-        h("td", { class: "rx-num" }, e.duration ? fmtDuration(e.duration) : ""),
-        h("td", null, e.status || ""),
-      ),
-    );
-    clear(this.tableWrap).append(
-      h(
-        "table",
-        { class: "rx-table" },
-        h("thead", null, h("tr", null, ["time", "type", "routine", "detail", "duration", "status"].map((c) => h("th", null, c)))),
-        h("tbody", null, body),
-      ),
-    );
+    // Draw the canvas first: it only reads cached sizes, so no layout is forced mid-update.
     this.drawTimeline(rows);
+    this.updateRows(rows.slice().reverse()); // newest first
+  }
+
+  // A virtual table: only the rows in view (plus a few) are in the DOM, between two spacer
+  // rows, so 10,000 events a second cost the same as ten. Rows keep their place while new events
+  // arrive above them, unless the view is at the top (then it follows the newest).
+  updateRows(shown) {
+    const wrap = this.tableWrap;
+    const rh = this.rowHeight;
+    const previous = this.shown;
+    let scrollTop = wrap.scrollTop;
+    if (scrollTop > 0 && previous.length) {
+      const anchorIndex = Math.floor(scrollTop / rh);
+      const anchor = previous[Math.min(anchorIndex, previous.length - 1)];
+      const moved = anchor ? shown.findIndex((e) => e.event_id === anchor.event_id) : -1;
+      if (moved >= 0 && moved !== anchorIndex) {
+        scrollTop += (moved - anchorIndex) * rh;
+        wrap.scrollTop = scrollTop;
+      }
+    }
+    this.shown = shown;
+    const first = Math.max(0, Math.floor(scrollTop / rh) - OVERSCAN);
+    const last = Math.min(shown.length, Math.ceil((scrollTop + this.viewHeight) / rh) + OVERSCAN);
+    const slice = shown.slice(first, last);
+    const keep = new Set();
+    for (const e of slice) keep.add(e.event_id);
+    for (const [id, tr] of this.rowById) {
+      if (!keep.has(id)) {
+        tr.remove();
+        this.rowById.delete(id);
+      }
+    }
+    this.topSpacer.style.height = `${first * rh}px`;
+    this.bottomSpacer.style.height = `${(shown.length - last) * rh}px`;
+    const body = this.tbody;
+    let cursor = this.topSpacer.nextSibling;
+    for (const e of slice) {
+      let tr = this.rowById.get(e.event_id);
+      if (!tr) {
+        tr = this.row(e);
+        this.rowById.set(e.event_id, tr);
+      }
+      if (tr === cursor) cursor = cursor.nextSibling;
+      else body.insertBefore(tr, cursor);
+    }
+    // Measure the real row height once (theme fonts decide it), then lay out with it.
+    if (!this.measured && slice.length && wrap.isConnected && !this.root.closest("[hidden]")) {
+      const height = this.rowById.get(slice[0].event_id).getBoundingClientRect().height;
+      if (height > 0) {
+        this.measured = true;
+        if (Math.abs(height - rh) > 0.5) {
+          this.rowHeight = height;
+          this.schedule();
+        }
+      }
+    }
+  }
+
+  row(e) {
+    return h(
+      "tr",
+      { class: `rx-ev rx-ev-${e.event_type}`, "data-event": e.event_id },
+      h("td", { class: "rx-mono" }, fmtTime(e.timestamp)),
+      h("td", null, e.event_type),
+      h("td", { class: "rx-link", onclick: () => e.routine_id && this.onSelect(e.routine_id) }, e.routine_id || ""),
+      h("td", { class: "rx-mono rx-detail" }, detail(e)),
+      h("td", { class: "rx-num" }, e.duration ? fmtDuration(e.duration) : ""),
+      h("td", null, e.status || ""),
+    );
   }
 
   // Bars for routine executions (end = event time, start = end - duration), ticks for the rest.
@@ -170,18 +259,28 @@ export class TracePanel {
     }
     this.lanes = laneIds;
     const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(200, this.canvas.parentElement ? this.canvas.parentElement.clientWidth : 600);
+    const width = Math.max(200, this.width);
     const height = AXIS_HEIGHT + Math.max(1, laneIds.length) * LANE_HEIGHT + 4;
-    this.canvas.style.width = `${width}px`;
-    this.canvas.style.height = `${height}px`;
-    this.canvas.width = Math.round(width * ratio);
-    this.canvas.height = Math.round(height * ratio);
+    const size = `${width}x${height}@${ratio}`;
+    if (size !== this.canvasSize) {
+      // Resizing a canvas is costly (and clears it): only when the size really changes.
+      this.canvasSize = size;
+      this.canvas.style.width = `${width}px`;
+      this.canvas.style.height = `${height}px`;
+      this.canvas.width = Math.round(width * ratio);
+      this.canvas.height = Math.round(height * ratio);
+    }
     const ctx = this.canvas.getContext("2d");
     if (!ctx) return;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    const style = getComputedStyle(this.root);
-    const fg = style.getPropertyValue("--rx-fg").trim() || "#333";
-    const muted = style.getPropertyValue("--rx-muted").trim() || "#888";
+    if (!this.colors && this.root.isConnected) {
+      const style = getComputedStyle(this.root); // once: it forces a style pass
+      this.colors = {
+        fg: style.getPropertyValue("--rx-fg").trim() || "#333",
+        muted: style.getPropertyValue("--rx-muted").trim() || "#888",
+      };
+    }
+    const { fg, muted } = this.colors || { fg: "#333", muted: "#888" };
     ctx.clearRect(0, 0, width, height);
     ctx.font = "11px sans-serif";
     ctx.fillStyle = muted;
@@ -216,6 +315,8 @@ export class TracePanel {
 
   destroy() {
     this.schedule.cancel();
+    this.resize.disconnect();
+    this.tableResize.disconnect();
     this.root.remove();
   }
 
