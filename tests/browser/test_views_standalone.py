@@ -162,3 +162,38 @@ def test_debugger_controls_send_commands_and_show_refusals() -> None:
         edit = page.evaluate("() => rx.model.sent[rx.model.sent.length - 1]")
         assert edit["action"] == "set_variable" and edit["args"] == {"name": "value", "value": {"a": [1, 2]}, "scope": "local"}
         assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_breakpoint_rows_toggle_edit_and_remove_and_older_events_page_in() -> None:
+    nodes, edges = dag(3)
+    bp = {"breakpoint_id": "b1", "type": "slot", "routine_id": "r1", "slot_name": "trigger",
+          "event_name": None, "condition": "value > 1", "enabled": True, "hit_count": 2}
+    live = [{"event_id": f"j:{i}", "seq": i, "routine_id": "r1", "event_type": "slot_call",
+             "timestamp": 1700000000 + i, "data": {"value": i}} for i in range(100, 300)]
+    state = {**base_state(nodes, edges), "job": {"job_id": "j", "status": "running"},
+             "breakpoints": [bp], "trace": live, "trace_total": 300}
+    with browser() as page:
+        mount(page, "job_view.js", state)
+        last = lambda: page.evaluate("() => rx.model.sent[rx.model.sent.length - 1]")  # noqa: E731
+        assert "hits 2" in page.inner_text(".rx-bp-row")
+        page.uncheck('.rx-bp-row input[type="checkbox"]')
+        assert last()["action"] == "toggle_breakpoint" and last()["args"] == {"breakpoint_id": "b1", "enabled": False}
+        page.fill(".rx-bp-cond-edit", "value > 5")
+        page.press(".rx-bp-cond-edit", "Enter")
+        assert last()["action"] == "update_breakpoint" and last()["args"]["condition"] == "value > 5"
+        page.click('.rx-bp-row button[data-action="remove_breakpoint"]')
+        assert last()["action"] == "remove_breakpoint" and last()["args"] == {"breakpoint_id": "b1"}
+        page.click('button[data-action="pause"]')
+        assert last()["action"] == "pause"
+
+        page.click('button[data-tab="trace"]')
+        page.click("text=Load older")
+        ask = last()
+        assert ask["action"] == "page_trace" and ask["args"] == {"before": "j:100", "limit": 200}
+        older = [{"event_id": f"j:{i}", "seq": i, "routine_id": "r0", "event_type": "event_emit",
+                  "timestamp": 1700000000 + i, "data": {}} for i in range(0, 100)]
+        page.evaluate("""([id, events]) => rx.fire('msg:custom', {type: 'result', id, ok: true,
+                         data: {events, has_more: false}})""", [ask["id"], older])
+        page.wait_for_function("() => document.querySelector('.rx-trace-count').textContent.startsWith('300 shown')")
+        assert page.inner_text("text=No older events")
+        assert page.errors == []  # type: ignore[attr-defined]
