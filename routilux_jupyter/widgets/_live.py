@@ -41,6 +41,7 @@ def refresh_views() -> int:
         view.refresh()
     return len(views)
 
+
 _REFUSALS = (ValueError, LookupError, RuntimeError, TypeError, KeyError)
 
 
@@ -92,13 +93,14 @@ class LiveView(anywidget.AnyWidget):  # type: ignore[misc]
         if comm is not None and hasattr(comm, "_reply_subshell_for"):
             comm._reply_subshell_for = _front_end_subshell
 
-
     def _attach(self) -> None:
         with self._lock:
             if self._attached or self._closed:
                 return
             self._attached = True
         self._source.attach(self._notify)
+        # Whatever happened between the first snapshot and the subscription shows on one flush.
+        self._coalescer.mark_dirty(self)
 
     def _detach(self) -> None:
         with self._lock:
