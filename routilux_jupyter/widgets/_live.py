@@ -59,7 +59,7 @@ class LiveView(anywidget.AnyWidget):  # type: ignore[misc]
     breakpoints = t.List(help="Breakpoints of the job (and of its flow).").tag(sync=True)
     debug = t.Dict(help="{paused_at, variables, call_stack} of the followed job.").tag(sync=True)
     error = t.Unicode("", help="A kernel-side problem to show in the view (empty when fine).").tag(sync=True)
-    height = t.Int(420, help="Height of the graph area in pixels.").tag(sync=True)
+    height = t.Int(520, help="Largest height of the graph area in pixels (small flows use less).").tag(sync=True)
 
     commands: ClassVar[frozenset[str]] = frozenset()
     """The actions this view accepts from its front end."""

@@ -273,18 +273,34 @@ function assignY(layers, vIn, vOut, height) {
   return y;
 }
 
-// Place a row at wanted positions, resolving overlaps by pushing down, then shifting the row so
-// that its mean displacement from the wanted positions is zero.
+// Place a row as close as possible to the wanted positions (least squares) while keeping its
+// order and gaps: pool adjacent blocks that would overlap (isotonic regression). Unlike pushing
+// nodes down one by one, this never drifts a row away from its neighbours, so rows stay compact.
 function place(row, want, y, height) {
   if (!row.length) return;
-  const placed = new Float64Array(row.length);
-  let floor = -Infinity;
+  // offset[i]: where node i sits inside its block if the block starts at 0.
+  const blocks = []; // {start, end, sum, count, top} over row indices [start, end)
+  const offset = new Float64Array(row.length);
   for (let i = 0; i < row.length; i++) {
-    placed[i] = Math.max(want[i], floor);
-    floor = placed[i] + height(row[i]) + NODE_GAP;
+    let block = { start: i, end: i + 1, sum: want[i], count: 1, top: want[i] };
+    offset[i] = 0;
+    blocks.push(block);
+    // Merge with the previous block while they would overlap.
+    while (blocks.length > 1) {
+      const prev = blocks[blocks.length - 2];
+      const prevBottom = prev.top + offset[prev.end - 1] + height(row[prev.end - 1]) + NODE_GAP;
+      if (block.top >= prevBottom) break;
+      const shift = offset[prev.end - 1] + height(row[prev.end - 1]) + NODE_GAP;
+      for (let k = block.start; k < block.end; k++) offset[k] += shift;
+      prev.sum += block.sum - shift * block.count;
+      prev.count += block.count;
+      prev.end = block.end;
+      prev.top = prev.sum / prev.count;
+      blocks.pop();
+      block = prev;
+    }
   }
-  let shift = 0;
-  for (let i = 0; i < row.length; i++) shift += want[i] - placed[i];
-  shift /= row.length;
-  for (let i = 0; i < row.length; i++) y[row[i]] = placed[i] + shift;
+  for (const block of blocks) {
+    for (let k = block.start; k < block.end; k++) y[row[k]] = block.top + offset[k];
+  }
 }

@@ -42,7 +42,7 @@ function flowPart(model, el, extraSelect) {
 
   // A small flow gets a short box; a big one the model's height (pan and zoom for the rest).
   const setHeight = () => {
-    const max = model.get("height") || 420;
+    const max = model.get("height") || 520;
     const want = graph.contentHeight ? Math.max(160, Math.min(max, graph.contentHeight)) : max;
     graphBox.style.height = `${Math.round(want)}px`;
   };
