@@ -197,3 +197,19 @@ def test_breakpoint_rows_toggle_edit_and_remove_and_older_events_page_in() -> No
         page.wait_for_function("() => document.querySelector('.rx-trace-count').textContent.startsWith('300 shown')")
         assert page.inner_text("text=No older events")
         assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_metrics_tab_lists_routines_sorted_and_selects_on_click() -> None:
+    nodes, edges = dag(4)
+    metrics = {f"r{i}": {"execution_count": i + 1, "total_duration": 0.01 * (i + 1), "avg_duration": 0.01,
+                         "min_duration": 0.01, "max_duration": 0.01, "error_count": 0} for i in range(4)}
+    state = {**base_state(nodes, edges), "routine_metrics": metrics, "job": {"job_id": "j", "status": "completed"}}
+    with browser() as page:
+        mount(page, "job_view.js", state)
+        page.click('button[data-tab="metrics"]')
+        rows = page.locator(".rx-metrics-table tbody tr")
+        assert rows.count() == 4
+        assert rows.first.get_attribute("data-routine") == "r3"  # most total time first
+        rows.nth(1).click()
+        assert "r2" in page.inner_text(".rx-selected-panel")
+        assert "rx-selected" in page.get_attribute('.rx-node[data-routine="r2"]', "class")

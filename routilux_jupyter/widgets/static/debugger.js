@@ -154,6 +154,10 @@ export class DebuggerPanel {
   }
 
   _renderBreakpoints(list) {
+    // Rebuild only on a real change, and never under the user's cursor (an edited condition).
+    const key = JSON.stringify(list);
+    if (key === this.bpKey || this.bpList.contains(document.activeElement)) return;
+    this.bpKey = key;
     clear(this.bpList);
     if (!list.length) {
       this.bpList.append(h("div", { class: "rx-muted" }, "No breakpoints."));
@@ -194,8 +198,11 @@ export class DebuggerPanel {
   }
 
   _renderVariables(vars) {
-    // Do not rebuild while the user is typing in a value editor.
+    // Do not rebuild while the user is typing in a value editor, nor when nothing changed.
     if (this.editing && this.variables.contains(document.activeElement)) return;
+    const key = JSON.stringify(vars);
+    if (key === this.varsKey && !this.editing) return;
+    this.varsKey = key;
     this.editing = null;
     clear(this.variables);
     if (!vars) {
@@ -264,6 +271,9 @@ export class DebuggerPanel {
   }
 
   _renderStack(frames) {
+    const key = JSON.stringify(frames);
+    if (key === this.stackKey) return;
+    this.stackKey = key;
     clear(this.stack);
     if (!frames.length) {
       this.stack.append(h("div", { class: "rx-muted" }, "(empty)"));

@@ -124,6 +124,7 @@ export function renderJob({ model, el }) {
   try {
     let dbg = null;
     let trace = null;
+    let table = null;
     const flow = flowPart(model, el, (rid) => dbg && dbg.focusRoutine(rid));
     parts.push(flow);
 
@@ -148,10 +149,11 @@ export function renderJob({ model, el }) {
       for (const [key, page] of Object.entries(pageFor)) page.hidden = key !== name;
       for (const b of tabs.children) b.classList.toggle("rx-active", b.dataset.tab === name);
       if (name === "trace") trace.update(model.get("trace"), model.get("trace_total"));
+      if (name === "metrics") table.update(model.get("routine_metrics"));
     }
 
     dbg = new DebuggerPanel(pageFor.debugger, { command: channel.command });
-    const table = new RoutineTable(pageFor.metrics, { onSelect: (rid) => flow.select(rid) });
+    table = new RoutineTable(pageFor.metrics, { onSelect: (rid) => flow.select(rid) });
     trace = new TracePanel(pageFor.trace, {
       onSelect: (rid) => flow.select(rid),
       onLoadOlder: async (before) => {
@@ -172,7 +174,8 @@ export function renderJob({ model, el }) {
         dbg.update({ job: model.get("job"), breakpoints: model.get("breakpoints"), debug: model.get("debug") }),
       ),
     );
-    const refreshTable = () => guarded(el, "metrics", () => table.update(model.get("routine_metrics")));
+    // Hidden tabs do not redraw at 10 Hz; showing one draws it from the current state.
+    const refreshTable = () => current === "metrics" && guarded(el, "metrics", () => table.update(model.get("routine_metrics")));
     const refreshTrace = () => current === "trace" && trace.update(model.get("trace"), model.get("trace_total"));
     guarded(el, "render", () => {
       refreshNodes();
