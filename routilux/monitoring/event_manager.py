@@ -75,17 +75,27 @@ class Subscription:
             if self._min_seq and event.get("seq", self._min_seq + 1) <= self._min_seq:
                 return
             items = self._items
-            if len(items) >= self.max_queue:
+            if event.get("type") == "gap":
+                # A gap relayed from upstream (a kernel agent that had to drop events) stands for
+                # ``dropped`` events, not one: merge it into this subscriber's own pending gap.
+                was_empty = not items and not self._dropped
+                lost = int(event.get("dropped") or 0)
+                self._dropped += lost
+                self.total_dropped += lost
+                self._cond.notify()
+                notify = was_empty and self._notify is not None
+            elif len(items) >= self.max_queue:
                 self._dropped += 1
                 self.total_dropped += 1
                 return
-            was_empty = not items and not self._dropped
-            if self._dropped:
-                items.append({"type": "gap", "dropped": self._dropped})
-                self._dropped = 0
-            items.append(event)
-            self._cond.notify()
-            notify = was_empty and self._notify is not None
+            else:
+                was_empty = not items and not self._dropped
+                if self._dropped:
+                    items.append({"type": "gap", "dropped": self._dropped})
+                    self._dropped = 0
+                items.append(event)
+                self._cond.notify()
+                notify = was_empty and self._notify is not None
         if notify:
             self._call_notify()
 
