@@ -41,16 +41,21 @@ def _dispatch_of(handler: Callable[..., Any] | None) -> tuple[int, tuple[str, ..
     except (TypeError, ValueError):  # some builtins have no signature: hand them the dict
         return DATA, ()
     names: list[str] = []
+    defaulted = False
     for p in params:
         if p.kind is inspect.Parameter.VAR_KEYWORD:
             return KWARGS, ()
         if p.kind is inspect.Parameter.VAR_POSITIONAL:
             continue
         names.append(p.name)
+        defaulted = p.default is not inspect.Parameter.empty
     if not names:
         return NOARGS, ()
-    if len(names) == 1:
-        return (DATA, ()) if names[0] == "data" else (SINGLE, (names[0],))
+    if len(names) == 1 and names[0] == "data":
+        return DATA, ()
+    if len(names) == 1 and not defaulted:
+        # Upstream compatibility: a lone required parameter gets its key, else the whole payload.
+        return SINGLE, (names[0],)
     return MATCH, tuple(names)
 
 
@@ -65,8 +70,8 @@ def call_handler(kind: int, handler: Callable[..., Any], params: tuple[str, ...]
         name = params[0]
         return handler(data[name]) if name in data else handler(data)
     if kind == MATCH:
-        matched = {k: data[k] for k in params if k in data}
-        return handler(**matched) if matched else handler(data)
+        # Only matching keys: parameters the payload lacks keep their defaults.
+        return handler(**{k: data[k] for k in params if k in data})
     if kind == NOARGS:
         return handler()
     return None

@@ -62,6 +62,19 @@ def test_several_parameters_get_matching_keys() -> None:
     assert deliver(h, {"a": 1, "c": 3, "zzz": 9}) == [(1, 0, 3)]
 
 
+def test_parameters_absent_from_the_payload_keep_their_defaults() -> None:
+    def several(got: list[Any], rate: int = 10, seconds: float = 1.0) -> None:
+        got.append((rate, seconds))
+
+    def lone(got: list[Any], rate: int = 10) -> None:
+        got.append(rate)
+
+    assert deliver(several, {}) == [(10, 1.0)]
+    assert deliver(several, {"other": 1}) == [(10, 1.0)]
+    assert deliver(lone, {"other": 1}) == [10]
+    assert deliver(lone, {"rate": 3}) == [3]
+
+
 def test_no_parameter_handler_and_no_handler() -> None:
     def h(got: list[Any]) -> None:
         got.append("called")
