@@ -17,6 +17,7 @@ SECTIONS = [
     "bench.engine",
     "bench.monitoring",
     "bench.widgets",
+    "bench.server",
 ]
 
 PEERS = [("plain", "plain Python"), ("upstream", "upstream 0.10.0"), ("langgraph", "LangGraph")]

@@ -74,11 +74,12 @@ class RoutiluxExtension(ExtensionApp):
         ),
     )
     ws_queue_size = Integer(
-        1000,
+        5000,
         config=True,
         help=(
             "Events buffered per WebSocket subscriber before it is told it missed some "
-            "(a {'type': 'gap', 'dropped': n} message)."
+            "(a {'type': 'gap', 'dropped': n} message). Absorbs bursts while the event loop "
+            "is busy; each buffered event is a small dict (well under 1 KB)."
         ),
     )
     worker_threads = Integer(

@@ -43,7 +43,11 @@ from routilux_jupyter.server.errors import error_response
 __all__ = ["ws_routes"]
 
 T = TypeVar("T")
-_BATCH = 256  # items per drain; bounds one loop turn and one batch message
+# Items per drain: bounds one loop turn. Per-event mode pays a socket send per frame, so a smaller
+# turn keeps the loop responsive; a batch message is one send, so it can carry more.
+_DRAIN_EVENTS = 256
+_DRAIN_BATCH = 2048
+_dumps = functools.partial(json.dumps, separators=(",", ":"))
 
 
 class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
@@ -113,7 +117,7 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
     async def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().open()  # starts Jupyter's keep-alive pings
         self._loop = IOLoop.current()
-        queue_size = self.settings.get("routilux_ws_queue_size", 1000)
+        queue_size = self.settings.get("routilux_ws_queue_size", 5000)
         self._sub = await self.call(self.subscribe, self._notify, queue_size)
         if self._closed:  # the peer left while we were subscribing
             self._sub.close()
@@ -135,15 +139,15 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
     async def _pump(self) -> None:
         try:
             while not self._closed:
-                items = self._sub.drain(_BATCH)
+                items = self._sub.drain(_DRAIN_BATCH if self._batch else _DRAIN_EVENTS)
                 if not items:
                     break
                 if self._batch:
-                    await self.write_message(json.dumps({"type": "batch", "events": items}))
+                    await self.write_message(_dumps({"type": "batch", "events": items}))
                 else:
                     last = None
                     for item in items:
-                        last = self.write_message(json.dumps(item))
+                        last = self.write_message(_dumps(item))
                     await last  # flushed: only now take more from the bounded queue
         except WebSocketClosedError:
             # The peer vanished without a close handshake: on_close may never run.
