@@ -12,6 +12,7 @@ from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 
+from routilux.errors import NotFoundError
 from routilux_jupyter.server.base import RoutiluxAPIHandler
 
 __all__ = ["rest_routes"]
@@ -171,6 +172,33 @@ class HealthHandler(RoutiluxAPIHandler):
         self.reply(await self.call(self.service.health))
 
 
+class UnknownRouteHandler(RoutiluxAPIHandler):
+    """Any other path under ``/api/flows/`` or ``/api/jobs/``: a JSON 404 naming the routes."""
+
+    def _missing(self, *args: str) -> None:
+        raise NotFoundError(
+            f"No routilux route {self.request.method} {self.request.path}; the routes are "
+            "listed in DESIGN.md section 6 (e.g. GET /api/jobs/{job_id}/metrics).",
+            detail={"path": self.request.path, "method": self.request.method},
+        )
+
+    @authorized("read")
+    async def get(self, *args: str) -> None:
+        self._missing()
+
+    @authorized("read")
+    async def post(self, *args: str) -> None:
+        self._missing()
+
+    @authorized("read")
+    async def put(self, *args: str) -> None:
+        self._missing()
+
+    @authorized("read")
+    async def delete(self, *args: str) -> None:
+        self._missing()
+
+
 def rest_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
     """The REST routes under ``prefix`` (relative to the server's base_url)."""
     p = prefix.strip("/")
@@ -192,5 +220,7 @@ def rest_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
         (f"{jobs}/debug/variables", VariablesHandler),
         (f"{jobs}/debug/variables/{_ID}", VariableHandler),
         (f"{jobs}/debug/call[_-]stack", CallStackHandler),
+        # Last, so it only catches what nothing above matched (these paths are ours alone).
+        (f"{p}(?:flows|jobs)/.*", UnknownRouteHandler),
     ]
     return [(pattern, handler, {}) for pattern, handler in table]

@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, list[str]]] = [
     ("PUT", ["jobs", "j", "debug", "variables", "x"]),
     ("GET", ["jobs", "j", "debug", "call_stack"]),
     ("GET", ["jobs", "j", "debug", "call-stack"]),
+    ("GET", ["jobs", "j", "no-such-route"]),
 ]
 
 

@@ -181,7 +181,8 @@ async def test_pause_resume_cancel_and_wrong_states(api, service):
     error = await api("POST", "jobs", job_id, "pause", expect=409)
     assert "cancelled" in error["message"]
     await api("POST", "jobs", job_id, "cancel", expect=409)
-    await api("POST", "jobs", job_id, "bogus", expect=404)  # not a route
+    error = await api("POST", "jobs", job_id, "bogus", expect=404)  # not a route
+    assert "No routilux route" in error["message"]
 
 
 # -- breakpoints -----------------------------------------------------------------------------
