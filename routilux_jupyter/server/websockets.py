@@ -47,7 +47,7 @@ T = TypeVar("T")
 # turn keeps the loop responsive; a batch message is one send, so it can carry more.
 _DRAIN_EVENTS = 256
 _DRAIN_BATCH = 2048
-_dumps = functools.partial(json.dumps, separators=(",", ":"))
+_dumps = functools.partial(json.dumps, separators=(",", ":"), default=str)
 
 
 class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
