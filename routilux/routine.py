@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 from routilux.error_handler import ErrorHandler, ErrorStrategy
 from routilux.errors import ValidationError
 from routilux.event import Event
+from routilux.registry import routine_class_name
 from routilux.activation import _ctx
 from routilux.slot import Slot
 
@@ -216,8 +217,11 @@ class Routine:
 
     # ----------------------------------------------------------------- description
     def describe(self, routine_id: str | None = None) -> dict[str, Any]:
-        """JSON-ready description (the routine entry of the flow shape)."""
-        return {"routine_id": routine_id, "class_name": type(self).__name__,
+        """JSON-ready description (the routine entry of the flow shape).
+
+        ``class_name`` is the name the class is registered under, so a DSL spec can use it.
+        """
+        return {"routine_id": routine_id, "class_name": routine_class_name(type(self)),
                 "slots": list(self._slots), "events": list(self._events),
                 "config": dict(self._config)}
 

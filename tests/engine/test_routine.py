@@ -125,3 +125,25 @@ def test_builtin_routines_via_the_dsl() -> None:
     assert js.status == "completed", js.error
     out: list[dict[str, Any]] = js.shared_data["out"]
     assert out == [{"row": "a", "index": 0}, {"row": "b", "index": 1}]
+
+
+def test_describe_names_the_registered_class_so_a_spec_can_use_it() -> None:
+    from routilux import register_routine
+    from routilux.registry import unregister_routine
+
+    @register_routine(name="RenamedForDsl")
+    class Renamed(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger")
+
+    try:
+        flow = Flow("renamed")
+        flow.add_routine(Renamed(), "r")
+        described = flow.describe()["routines"]["r"]
+        assert described["class_name"] == "RenamedForDsl"
+        rebuilt = Flow.from_dict({"flow_id": "again", "routines": {
+            "r": {"class": described["class_name"]}}, "connections": []})
+        assert type(rebuilt.routines["r"]) is Renamed
+    finally:
+        unregister_routine("RenamedForDsl")
