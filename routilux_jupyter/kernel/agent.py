@@ -5,9 +5,9 @@ header, never in the URL), announces the kernel (:class:`~routilux_jupyter.proto
 then
 
 * forwards every job event upward: one "all jobs" subscription on the monitoring event manager;
-  whenever its queue turns non-empty the agent drains it and sends what is there, so a lone event
-  goes out at once and a burst goes out in batches of up to ``max_batch`` while a send is in
-  flight (low latency at low rates, few messages at high rates);
+  when its queue turns non-empty the agent waits ``coalesce`` seconds (2 ms) for more to gather,
+  then sends everything queued in batches of up to ``max_batch``: a few ms of latency at low
+  rates, few messages at high rates (per-message cost is what limits both ends);
 * forwards job starts and ends, flow-id changes and forgotten jobs (from the registration);
 * answers :class:`~routilux_jupyter.protocol.OwnerRequest` messages by calling the same method
   of the kernel's ``LocalOwner`` on a small thread pool: never on the shell thread, so the API
@@ -114,6 +114,7 @@ class BridgeAgent:
         identity: KernelIdentity,
         *,
         max_batch: int = 500,
+        coalesce: float = 0.002,
         queue_size: int = 50_000,
         backoff_initial: float = 0.1,
         backoff_max: float = 3.0,
@@ -125,6 +126,7 @@ class BridgeAgent:
         self.owner = registration.owner
         self.identity = identity
         self.max_batch = max_batch
+        self.coalesce = coalesce
         self.queue_size = queue_size
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -283,15 +285,18 @@ class BridgeAgent:
         self.last_error = message
 
     async def _serve(self, conn: WebSocketClientConnection) -> None:
+        # Cleared before the hello is built: a flow made while it is on its way marks it again.
+        self._flows_dirty = False
         try:
             await conn.write_message(json.dumps(self._hello(), default=str))
         except WebSocketClosedError:
             return
+        # Small event batches and replies must leave at once, not wait for Nagle + delayed ACK.
+        conn.protocol.set_nodelay(True)
         self._conn = conn
         self.connections += 1
         self.last_error = None
         self.connected.set()
-        self._flows_dirty = False  # the hello carries them
         self._kick()
         try:
             while True:
@@ -388,6 +393,12 @@ class BridgeAgent:
         conn = self._conn
         try:
             while conn is not None and conn is self._conn:
+                if (self.coalesce and not self._records and not self._flows_dirty
+                        and self._sub is not None and self._sub.qsize() < self.max_batch):
+                    # Let a trickle gather for a moment: one message per ~2 ms instead of one
+                    # per event keeps both ends' per-message cost (and the server's backlog)
+                    # down at thousands of events per second, for ~2 ms of added latency.
+                    await asyncio.sleep(self.coalesce)
                 # Records first taken, then only the events already queued: a job's end record
                 # is always sent after the events recorded before it (its job_completed too).
                 records = self._take_records()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -78,37 +79,41 @@ class BridgeSocket(WebSocketHandler):
         if self.conn is None:
             self.close(4000, "no hello")
 
-    async def on_message(self, message: str | bytes) -> None:  # type: ignore[override]
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:  # type: ignore
+        # Synchronous except for the hello: a coroutine per message would cost a loop turn each.
         try:
             msg = json.loads(message)
         except ValueError:
             self.registry.log.warning("routilux bridge: a kernel sent a message that is not JSON")
-            return
+            return None
         if not isinstance(msg, dict):
-            return
+            return None
         if self.conn is None:
-            if msg.get("type") != "hello":
-                self.close(4001, "the first message must be a hello")
-                return
-            try:
-                conn = await self.registry.hello(self, msg)
-            except ValueError as exc:
-                self.close(4002, str(exc))
-                return
-            if self._hello_timer is not None and self._loop is not None:
-                self._loop.remove_timeout(self._hello_timer)
-            self.conn = conn
-            if self.ws_connection is None:  # it closed while we were registering it
-                self.registry.closed(conn, "connection closed")
-                return
-            # Tell the agent how the server sees it (the notebook path comes from the sessions).
-            self.write_message(json.dumps({"type": "welcome", **conn.owner.info.to_dict()}))
-            return
+            return self._hello(msg)
         try:
             self.registry.message(self.conn, msg)
         except Exception:
             self.registry.log.exception("routilux bridge: failed to handle a %r message",
                                         msg.get("type"))
+        return None
+
+    async def _hello(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") != "hello":
+            self.close(4001, "the first message must be a hello")
+            return
+        try:
+            conn = await self.registry.hello(self, msg)
+        except ValueError as exc:
+            self.close(4002, str(exc))
+            return
+        if self._hello_timer is not None and self._loop is not None:
+            self._loop.remove_timeout(self._hello_timer)
+        self.conn = conn
+        if self.ws_connection is None:  # it closed while we were registering it
+            self.registry.closed(conn, "connection closed")
+            return
+        # Tell the agent how the server sees it (the notebook path comes from the sessions).
+        self.write_message(json.dumps({"type": "welcome", **conn.owner.info.to_dict()}))
 
     def on_close(self) -> None:
         if self._hello_timer is not None and self._loop is not None:

@@ -188,6 +188,9 @@ class KernelOwner:
                 for i in ids
             ]
         self._flow_cache = {f["flow_id"]: f for f in flows}
+        # A listing is a fresh snapshot: routing must know every flow it shows (the kernel's
+        # flow-id message may still be on its way behind this reply).
+        self._flow_ids = self._flow_ids | self._flow_cache.keys()
         return flows
 
     def has_flow(self, flow_id: str) -> bool:
@@ -212,6 +215,7 @@ class KernelOwner:
             jobs = self.request("list_jobs", {"flow_id": flow_id, "status": status})
         except OwnerUnavailableError:
             return []  # the history has their last known records
+        self.add_job_ids([j["job_id"] for j in jobs])
         return [self._stamp(j) for j in jobs]
 
     def has_job(self, job_id: str) -> bool:

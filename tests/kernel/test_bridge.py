@@ -164,6 +164,8 @@ def test_killed_kernel_marks_its_job_lost_and_others_keep_working(
     doomed.run(plain_flow("doomed_flow"))
     healthy.run(LOAD)
     healthy.run(flow_with_breakpoint("healthy_flow"))
+    for flow_id in ("doomed_flow", "healthy_flow"):
+        wait_for(lambda: server.call("GET", f"api/flows/{flow_id}")[0] == 200, 5, flow_id)
 
     slow = server.api("POST", "jobs", {"flow_id": "doomed_flow", "entry_routine_id": "src",
                                        "entry_params": {"n": 10_000, "delay": 0.01}},
