@@ -18,6 +18,7 @@ SECTIONS = [
     "bench.monitoring",
     "bench.widgets",
     "bench.server",
+    "bench.bridge",
 ]
 
 PEERS = [("plain", "plain Python"), ("upstream", "upstream 0.10.0"), ("langgraph", "LangGraph")]
