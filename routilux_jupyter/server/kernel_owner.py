@@ -88,7 +88,8 @@ class KernelOwner:
     # -- what the kernel announced (event loop thread) -----------------------------------------
 
     def set_flow_ids(self, flow_ids: list[str]) -> None:
-        self._flow_ids = frozenset(flow_ids)
+        with self._lock:
+            self._flow_ids = frozenset(flow_ids)
 
     def add_job_ids(self, job_ids: list[str]) -> None:
         with self._lock:
@@ -190,7 +191,8 @@ class KernelOwner:
         self._flow_cache = {f["flow_id"]: f for f in flows}
         # A listing is a fresh snapshot: routing must know every flow it shows (the kernel's
         # flow-id message may still be on its way behind this reply).
-        self._flow_ids = self._flow_ids | self._flow_cache.keys()
+        with self._lock:
+            self._flow_ids = self._flow_ids | self._flow_cache.keys()
         return flows
 
     def has_flow(self, flow_id: str) -> bool:
@@ -201,12 +203,14 @@ class KernelOwner:
 
     def create_flow(self, request: FlowCreate) -> dict[str, Any]:
         flow = self._stamp(self.request("create_flow", {"request": dataclasses.asdict(request)}))
-        self._flow_ids = self._flow_ids | {flow["flow_id"]}
+        with self._lock:
+            self._flow_ids = self._flow_ids | {flow["flow_id"]}
         return flow
 
     def delete_flow(self, flow_id: str) -> None:
         self.request("delete_flow", {"flow_id": flow_id})
-        self._flow_ids = self._flow_ids - {flow_id}
+        with self._lock:
+            self._flow_ids = self._flow_ids - {flow_id}
 
     # -- jobs -------------------------------------------------------------------------------------
 

@@ -35,10 +35,25 @@ def paused_at(server: JupyterServer, job_id: str) -> dict[str, Any] | None:
     return session["paused_at"] if session["status"] == "paused" else None
 
 
-def test_bridge_url_uses_the_bound_port_and_needs_the_secret(server: JupyterServer) -> None:
+def test_bridge_url_uses_the_bound_port_and_needs_the_secret(
+    server: JupyterServer, start_kernel: Any
+) -> None:
     # --port=0: the URL kernels inherit names the port the server really bound.
     assert server.bridge_port == server.port
     url = f"ws://127.0.0.1:{server.port}/routilux/bridge"
+    kernel: Kernel = start_kernel("nb/secret.ipynb")
+    env = kernel.value("{k: v for k, v in __import__('os').environ.items() "
+                       "if k.startswith('ROUTILUX_BRIDGE')}")
+    assert env["ROUTILUX_BRIDGE_URL"] == url and len(env["ROUTILUX_BRIDGE_SECRET"]) >= 32
+    kernel.run(LOAD)
+    # Taken out of the kernel's environment: processes started from cells do not inherit it.
+    assert kernel.value("'ROUTILUX_BRIDGE_SECRET' in __import__('os').environ") is False
+    wait_for(lambda: any(o["kernel_id"] == kernel.kernel_id
+                         for o in server.api("GET", "health")["owners"]), 5, "the kernel")
+    # The right secret works, in a header only; anything else is refused before the upgrade.
+    ok = websocket.create_connection(
+        url, header=[f"X-Routilux-Bridge-Secret: {env['ROUTILUX_BRIDGE_SECRET']}"], timeout=5)
+    ok.close()
     for headers in ([], ["X-Routilux-Bridge-Secret: wrong"],
                     [f"Authorization: token {server.token}"]):
         try:
@@ -47,7 +62,7 @@ def test_bridge_url_uses_the_bound_port_and_needs_the_secret(server: JupyterServ
             assert exc.status_code == 403
         else:
             raise AssertionError(f"bridge accepted a connection with headers {headers}")
-    assert not any("ROUTILUX_BRIDGE_SECRET=" in line for line in server.log)
+    assert not any(env["ROUTILUX_BRIDGE_SECRET"] in line for line in server.log)
 
 
 def test_kernel_flow_is_listed_started_and_debugged_over_http(
