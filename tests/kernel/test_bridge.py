@@ -93,6 +93,10 @@ def test_kernel_flow_is_listed_started_and_debugged_over_http(
         frames = server.api("GET", f"jobs/{job_id}/debug/call_stack")["frames"]
         assert frames[0]["routine_id"] == "sink"
         assert any(f["routine_id"] == "src" for f in frames[1:])
+        # The notebook sees the same pause (and shows the job's debugger view).
+        shown = kernel.run(f"%routilux debug {job_id[:8]}")
+        assert "paused at sink.inp" in shown.stdout and "x=2" in shown.stdout
+        assert any("JobView" in text for text in shown.results), shown.results
 
         # step_over runs x == 2 and pauses before the job's next activation (x == 3).
         assert server.api("POST", f"jobs/{job_id}/debug/step_over")["status"] == "running"
