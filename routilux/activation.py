@@ -31,11 +31,17 @@ def current_activation() -> Activation | None:
 
 
 class Activation:
-    """One run of one routine's slot handler (the unit of work in a job's queue)."""
+    """One run of one routine's slot handler (the unit of work in a job's queue).
+
+    Besides the attributes documented in :mod:`routilux.hooks`, observers may read ``t0``: the
+    ``time.perf_counter()`` at which the engine started the activation, set right before
+    ``on_routine_start`` (the ``duration`` given to ``on_routine_end`` is measured from it), so an
+    observer can time-stamp start and end without reading the clock again.
+    """
 
     __slots__ = (
         "activation_id", "runtime", "routine_id", "routine", "slot", "data", "parent",
-        "source_event", "depth", "attempt", "held", "premerged",
+        "source_event", "depth", "attempt", "held", "premerged", "t0",
     )
 
     def __init__(
@@ -54,6 +60,8 @@ class Activation:
         self.attempt = 0
         self.held: list[Activation] | None = None
         self.premerged = False
+        # ``t0`` is left unset here (the unobserved hot path never times): with hooks installed
+        # the engine sets it to perf_counter() right before on_routine_start.
 
     @property
     def job_state(self) -> JobState:

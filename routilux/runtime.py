@@ -397,12 +397,15 @@ class JobRuntime:
                             self._inflight -= 1
                             self._cond.notify_all()
                         continue
+                    # One clock read starts both the activation's timing and its trace: the
+                    # duration covers on_routine_start + handler, and observers read act.t0
+                    # instead of reading the clock again.
+                    act.t0 = t0 = perf_counter()
                     try:
                         h.on_routine_start(activation=act)
                     except Exception:
                         logger.exception("routilux hook on_routine_start raised")
                     ctx.act = act
-                    t0 = perf_counter()
                     try:
                         if kind == KWARGS:
                             slot.handler(**act.data)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from routilux.errors import NotFoundError, ValidationError
 from routilux.monitoring.conditions import Condition, ConditionEvalError, compile_condition
@@ -94,6 +94,9 @@ class BreakpointManager:
         # hop whose routine is not in here skips breakpoint matching with one set lookup.
         self.routine_ids: frozenset[str] = frozenset()
         self.event_routine_ids: frozenset[str] = frozenset()
+        # Called (with the lock held) after every change, e.g. by the monitoring hooks, which
+        # cache "is anything to check" so a hop without breakpoints reads one attribute.
+        self._listeners: list[Callable[[], None]] = []
 
     # ---- editing ------------------------------------------------------------------------------
     def add_breakpoint(self, breakpoint: Breakpoint) -> Breakpoint:
@@ -210,6 +213,8 @@ class BreakpointManager:
         self.event_routine_ids = frozenset(bp.routine_id for bp in enabled if bp.type == "event")
         self._by_job, self._by_flow = by_job, by_flow
         self.active = bool(by_job or by_flow)
+        for listener in self._listeners:
+            listener()
 
     # ---- matching (worker threads) ----------------------------------------------------------
     def candidates(self, job_id: str, flow_id: str | None, routine_id: str) -> Iterable[Breakpoint]:

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from routilux.errors import InvalidStateError, ValidationError
 from routilux.monitoring.summary import summarize, summarize_mapping
@@ -343,6 +343,13 @@ class DebugSessionStore:
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, DebugSession] = OrderedDict()
         self._max = max_sessions
+        # Called after sessions are added or removed (the monitoring hooks cache whether any
+        # exist, so a hop of an undebugged process reads one attribute).
+        self._listeners: list[Callable[[], None]] = []
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def get(self, job_id: str) -> DebugSession | None:
         """The session of a job, or ``None``."""
@@ -362,12 +369,15 @@ class DebugSessionStore:
                         del self._sessions[jid]
                         if len(self._sessions) <= self._max:
                             break
+            self._changed()
             return session
 
     def remove(self, job_id: str) -> DebugSession | None:
         """Forget a job's session; returns it (or ``None``)."""
         with self._lock:
-            return self._sessions.pop(job_id, None)
+            session = self._sessions.pop(job_id, None)
+            self._changed()
+            return session
 
     def list_all(self) -> list[DebugSession]:
         """Every session, oldest first."""
@@ -377,6 +387,7 @@ class DebugSessionStore:
         """Forget every session."""
         with self._lock:
             self._sessions.clear()
+            self._changed()
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -1,23 +1,27 @@
 """Per-job execution traces and metrics, recorded cheaply on the engine's worker threads.
 
 Hot path (every hook call, see :mod:`routilux.monitoring.monitor_hooks`): find the job's record,
-append one compact tuple to its ring buffer (``collections.deque(maxlen)``) and bump a counter,
-without a lock for sequential jobs (see :class:`_JobRecord`). Nothing is summarised or turned into
+extend its flat ring buffer by one entry and bump a counter, without a lock for sequential jobs
+(see :class:`~routilux.monitoring.job_record.JobRecord`). Nothing is summarised or turned into
 objects until someone reads: :class:`ExecutionEvent` objects, payload summaries and
 :class:`JobMetrics` are built on demand. Only while someone subscribes live is an event dict built
 at record time (for :class:`~routilux.monitoring.event_manager.JobEventManager`), under the
 record's lock together with the append, so subscribers see the ring's order.
+
+Ring entries and why the ring is flat: :mod:`routilux.monitoring.job_record`. Times in the ring
+are ``time.perf_counter()`` values (routine events reuse the engine's own reads), turned into
+epoch seconds when read.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any, Callable
 
 from routilux.monitoring.event_manager import JobEventManager
+from routilux.monitoring.job_record import JobRecord, count_value, expand
 from routilux.monitoring.records import DictAccess, ExecutionEvent, JobMetrics, RoutineMetrics, iso
 from routilux.monitoring.summary import summarize, summarize_mapping
 
@@ -28,65 +32,8 @@ DEFAULT_MAX_JOBS = 1000
 MAX_ERRORS = 100
 TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})
 
-# ring tuple layout
+# indexes into an expanded entry (job_record.expand)
 _SEQ, _TS, _TYPE, _RID, _DATA, _DUR, _STATUS, _SLOT, _EVENT, _ACT, _EXTRA = range(11)
-
-
-def _count_value(counter: itertools.count[int]) -> int:
-    """How many values an ``itertools.count(1)`` has handed out (read without consuming)."""
-    return int(repr(counter)[6:-1]) - 1
-
-
-class _JobRecord:
-    """Per-job state.
-
-    Writers: for a sequential job every hop hook runs on the job's one worker thread, so the
-    hooks append without a lock (``seq`` and the counters are ``itertools.count`` objects, whose
-    ``next`` is atomic). Concurrent jobs (``locked``), job-level events and any recording while
-    live subscribers exist go through ``lock`` instead, which also orders live delivery.
-    """
-
-    __slots__ = (
-        "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "counter",
-        "slot_counter", "emit_counter", "routines", "errors", "total_routines", "job_ref", "locked",
-        "owner", "fast",
-    )
-
-    def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
-        self.job_id = job_id
-        self.flow_id = flow_id
-        self.status = "running"
-        self.start_time: float | None = None
-        self.end_time: float | None = None
-        self.lock = threading.Lock()
-        self.ring: deque[tuple[Any, ...]] = deque(maxlen=maxlen)
-        self.counter = itertools.count(1)        # seq of the next event
-        self.slot_counter = itertools.count(1)
-        self.emit_counter = itertools.count(1)
-        # routine_id -> [count, total, min, max, errors, last_ts]
-        self.routines: dict[str, list[Any]] = {}
-        self.errors: list[dict[str, Any]] = []
-        self.total_routines = 0
-        self.job_ref: Any = None   # weakref to the JobState, for controllers
-        self.locked = True         # until on_job_start says the job is sequential
-        self.owner: Any = None     # the collector this record belongs to
-        self.fast = False          # not locked and nobody subscribed: hooks append lock-free
-
-    def snapshot(self) -> list[tuple[Any, ...]]:
-        """The ring's entries in seq order (copied safely while writers append)."""
-        for _ in range(100):
-            try:
-                entries = list(self.ring)
-                break
-            except RuntimeError:  # "deque mutated during iteration": a writer got in; retry
-                continue
-        else:
-            with self.lock:
-                entries = list(self.ring)
-        # Lock-free writers can interleave next(seq) and append; seq is the true order.
-        if any(entries[i][0] > entries[i + 1][0] for i in range(len(entries) - 1)):
-            entries.sort(key=lambda e: e[0])
-        return entries
 
 
 class MonitorCollector:
@@ -98,7 +45,7 @@ class MonitorCollector:
     ) -> None:
         self._max_events = max_events_per_job
         self._max_jobs = max_jobs
-        self._jobs: OrderedDict[str, _JobRecord] = OrderedDict()
+        self._jobs: OrderedDict[str, JobRecord] = OrderedDict()
         self._lock = threading.Lock()
         self.event_manager = event_manager if event_manager is not None else JobEventManager()
         self.event_manager.set_source(self)
@@ -109,7 +56,7 @@ class MonitorCollector:
         for rec in list(self._jobs.values()):
             rec.fast = not live and not rec.locked
 
-    def set_locked(self, rec: _JobRecord, locked: bool) -> None:
+    def set_locked(self, rec: JobRecord, locked: bool) -> None:
         """Whether hop hooks of this job may race (concurrent strategy): they must lock."""
         rec.locked = locked
         rec.fast = not locked and not self.event_manager.live
@@ -127,7 +74,7 @@ class MonitorCollector:
         with self._lock:
             for rec in self._jobs.values():
                 with rec.lock:
-                    rec.ring = deque(rec.snapshot(), maxlen=n)
+                    rec.resize(n)
 
     @property
     def max_events_per_job(self) -> int:
@@ -135,14 +82,14 @@ class MonitorCollector:
         return self._max_events
 
     # ---- recording (engine threads) -------------------------------------------------------
-    def record_for(self, job_id: str, flow_id: str | None = None) -> _JobRecord:
+    def record_for(self, job_id: str, flow_id: str | None = None) -> JobRecord:
         """The job's record, created on first sight (a job may predate ``enable()``)."""
         rec = self._jobs.get(job_id)
         if rec is None:
             with self._lock:
                 rec = self._jobs.get(job_id)
                 if rec is None:
-                    rec = _JobRecord(job_id, flow_id, self._max_events)
+                    rec = JobRecord(job_id, flow_id, self._max_events)
                     rec.owner = self
                     rec.start_time = time.time()
                     self._jobs[job_id] = rec
@@ -157,9 +104,10 @@ class MonitorCollector:
             if len(self._jobs) <= self._max_jobs:
                 return
 
-    def append_locked(self, rec: _JobRecord, fields: tuple[Any, ...], counter: Any = None) -> None:
-        """Append ``(ts, type, routine_id, data, duration, status, slot, event, act, extra)``
-        under the job's lock, delivering it to live subscribers in order."""
+    def append_locked(self, rec: JobRecord, fields: tuple[Any, ...], counter: Any = None) -> None:
+        """Append ``fields`` (an entry without its seq, in one of the layouts of
+        :mod:`~routilux.monitoring.job_record`) under the job's lock, delivering it to live
+        subscribers in order."""
         em = self.event_manager
         with rec.lock:
             entry = (next(rec.counter), *fields)
@@ -167,26 +115,26 @@ class MonitorCollector:
             if counter is not None:
                 next(counter)
             if em.live and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, entry))
+                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, expand(entry)))
 
-    def publish_late(self, rec: _JobRecord, entry: tuple[Any, ...]) -> None:
+    def publish_late(self, rec: JobRecord, entry: tuple[Any, ...]) -> None:
         """Deliver an entry a lock-free writer appended while a subscriber was registering
         (subscribers drop it if their history already had it)."""
         em = self.event_manager
         with rec.lock:
             if em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, entry))
+                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, expand(entry)))
 
     def record(
-        self, rec: _JobRecord, event_type: str, routine_id: str | None, data: Any = None,
+        self, rec: JobRecord, event_type: str, routine_id: str | None, data: Any = None,
         duration: float | None = None, status: str | None = None, slot_name: str | None = None,
         event_name: str | None = None, activation_id: int | None = None, extra: Any = None,
     ) -> None:
         """Append one event to the job's ring (locked; for the less frequent event types)."""
-        self.append_locked(rec, (time.time(), event_type, routine_id, data, duration, status,
-                                 slot_name, event_name, activation_id, extra))
+        self.append_locked(rec, (time.perf_counter(), event_type, routine_id, data, duration,
+                                 status, slot_name, event_name, activation_id, extra))
 
-    def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> _JobRecord:
+    def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> JobRecord:
         """A job started: (re)create its record and trace ``job_start``."""
         rec = self.record_for(job_id, flow_id)
         rec.flow_id = flow_id
@@ -213,10 +161,12 @@ class MonitorCollector:
 
     @staticmethod
     def update_routine(
-        rec: _JobRecord, routine_id: str, slot_name: str, duration: float, now: float,
+        rec: JobRecord, routine_id: str, slot_name: str, duration: float, now: float,
         error: BaseException | None,
     ) -> None:
-        """Fold one activation into the routine's metrics (caller ensures a single writer)."""
+        """Fold one activation into the routine's metrics (caller ensures a single writer).
+
+        ``now`` is a perf_counter() value, like ring times."""
         m = rec.routines.get(routine_id)
         if m is None:
             m = rec.routines[routine_id] = [0, 0.0, duration, duration, 0, now]
@@ -229,12 +179,12 @@ class MonitorCollector:
         m[5] = now
         if error is not None:
             m[4] += 1
-            if len(rec.errors) < MAX_ERRORS:
-                rec.errors.append({
-                    "routine_id": routine_id, "slot_name": slot_name,
-                    "error_type": type(error).__name__, "message": str(error)[:1000],
-                    "timestamp": iso(now),
-                })
+        if error is not None and len(rec.errors) < MAX_ERRORS:
+            rec.errors.append({
+                "routine_id": routine_id, "slot_name": slot_name,
+                "error_type": type(error).__name__, "message": str(error)[:1000],
+                "timestamp": iso(now + rec.offset),
+            })
 
     # ---- history for subscribers ----------------------------------------------------------
     def subscribe_with_history(
@@ -249,18 +199,18 @@ class MonitorCollector:
                 register([])
                 return True
         with rec.lock:
-            register([self._entry_dict(rec, e) for e in rec.snapshot()])
+            register([self._entry_dict(rec, e) for e in rec.entries()])
         return True
 
     # ---- reading ------------------------------------------------------------------------------
     @staticmethod
-    def _entry_dict(rec: _JobRecord, e: tuple[Any, ...]) -> dict[str, Any]:
-        """``ExecutionEvent.to_dict()`` of a ring entry, built directly (live-event path)."""
+    def _entry_dict(rec: JobRecord, e: tuple[Any, ...]) -> dict[str, Any]:
+        """``ExecutionEvent.to_dict()`` of an expanded entry, built directly (live-event path)."""
         data = e[_DATA]
         out = {
             "type": "event", "event_id": f"{rec.job_id}:{e[_SEQ]}", "seq": e[_SEQ],
             "job_id": rec.job_id, "flow_id": rec.flow_id, "routine_id": e[_RID],
-            "event_type": e[_TYPE], "timestamp": iso(e[_TS]),
+            "event_type": e[_TYPE], "timestamp": iso(e[_TS] + rec.offset),
             "data": {} if data is None else summarize_mapping(data) if isinstance(data, dict)
             else {"value": summarize(data)},
             "duration": e[_DUR], "status": e[_STATUS], "slot_name": e[_SLOT],
@@ -271,7 +221,7 @@ class MonitorCollector:
         return out
 
     @staticmethod
-    def _to_event(rec: _JobRecord, e: tuple[Any, ...]) -> ExecutionEvent:
+    def _to_event(rec: JobRecord, e: tuple[Any, ...]) -> ExecutionEvent:
         data = e[_DATA]
         if data is None:
             summary: dict[str, Any] = {}
@@ -281,7 +231,7 @@ class MonitorCollector:
             summary = {"value": summarize(data)}
         return ExecutionEvent(
             event_id=f"{rec.job_id}:{e[_SEQ]}", job_id=rec.job_id, routine_id=e[_RID],
-            event_type=e[_TYPE], timestamp=e[_TS], data=summary, duration=e[_DUR],
+            event_type=e[_TYPE], timestamp=e[_TS] + rec.offset, data=summary, duration=e[_DUR],
             status=e[_STATUS], seq=e[_SEQ], flow_id=rec.flow_id, slot_name=e[_SLOT],
             event_name=e[_EVENT], activation_id=e[_ACT], extra=dict(e[_EXTRA] or {}),
         )
@@ -291,18 +241,19 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return []
-        entries = rec.snapshot()
+        entries = rec.entries()
         if limit is not None:
             entries = entries[-limit:] if limit > 0 else []
         return [self._to_event(rec, e) for e in entries]
 
-    def _routine_metrics(self, rid: str, m: list[Any]) -> RoutineMetrics:
+    @staticmethod
+    def _routine_metrics(rec: JobRecord, rid: str, m: list[Any]) -> RoutineMetrics:
         count = m[0]
         status = "failed" if m[4] else "completed" if count else "pending"
         return RoutineMetrics(
             routine_id=rid, execution_count=count, total_duration=m[1],
             avg_duration=m[1] / count if count else 0.0, min_duration=m[2], max_duration=m[3],
-            error_count=m[4], last_execution=m[5], status=status,
+            error_count=m[4], last_execution=m[5] + rec.offset, status=status,
         )
 
     def get_routine_metrics(self, job_id: str, routine_id: str) -> RoutineMetrics | None:
@@ -311,7 +262,7 @@ class MonitorCollector:
         if rec is None:
             return None
         m = rec.routines.get(routine_id)
-        return None if m is None else self._routine_metrics(routine_id, list(m))
+        return None if m is None else self._routine_metrics(rec, routine_id, list(m))
 
     def get_metrics(self, job_id: str) -> JobMetrics | None:
         """The job's metrics, or ``None`` for a job this collector never saw."""
@@ -320,11 +271,12 @@ class MonitorCollector:
             return None
         # No lock: writers of a sequential job never take it. Copies of small lists are
         # atomic under the GIL; a read racing a write sees the activation before or after.
-        rms = {rid: self._routine_metrics(rid, list(m)) for rid, m in list(rec.routines.items())}
+        rms = {rid: self._routine_metrics(rec, rid, list(m))
+               for rid, m in list(rec.routines.items())}
         errors = list(rec.errors)
         start, end = rec.start_time, rec.end_time
-        totals = (_count_value(rec.counter), _count_value(rec.slot_counter),
-                  _count_value(rec.emit_counter))
+        totals = (count_value(rec.counter), count_value(rec.slot_counter),
+                  count_value(rec.emit_counter))
         duration = None
         if start is not None:
             duration = (end if end is not None else time.time()) - start
@@ -345,7 +297,7 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return list
-        entries = rec.snapshot()
+        entries = rec.entries()
         return lambda: [self._entry_dict(rec, e) for e in entries]
 
     def job_state(self, job_id: str) -> Any:
@@ -362,7 +314,7 @@ class MonitorCollector:
     def ring_length(self, job_id: str) -> int:
         """Events currently retained for a job (what the ring buffer bounds)."""
         rec = self._jobs.get(job_id)
-        return 0 if rec is None else len(rec.ring)
+        return 0 if rec is None else len(rec)
 
     def list_jobs(self) -> list[str]:
         """Ids of the jobs this collector holds, oldest first."""

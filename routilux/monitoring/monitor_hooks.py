@@ -12,8 +12,9 @@ work happens only when a breakpoint or a debug session exists.
 
 from __future__ import annotations
 
+import threading
 import weakref
-from time import time as _time
+from time import perf_counter as _clock
 from typing import TYPE_CHECKING, Any
 
 from routilux.hooks import ExecutionHooks
@@ -41,6 +42,23 @@ class MonitoringHooks(ExecutionHooks):
         self._jobs = self.collector._jobs
         self._session_map = self.sessions._sessions
         self.debugger = WorkerDebugger(self.breakpoints, self.sessions, self._record_hit)
+        # What the hop hooks check, kept current by the breakpoint manager and the session
+        # store (they call _refresh on every change), so "nothing to debug" is one attribute.
+        self._refresh_lock = threading.Lock()
+        self._debugging = False
+        self._bp_routines: frozenset[str] = frozenset()
+        self._bp_events: frozenset[str] = frozenset()
+        self.breakpoints._listeners.append(self._refresh)
+        self.sessions._listeners.append(self._refresh)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Breakpoints or debug sessions changed: recompute what the hop hooks check."""
+        with self._refresh_lock:
+            bm = self.breakpoints
+            self._bp_routines = bm.routine_ids
+            self._bp_events = bm.event_routine_ids
+            self._debugging = bm.active or bool(self._session_map)
 
     def _rec(self, job_state: JobState) -> Any:
         """The job's record in this registry's collector (slow path; caches it on the job)."""
@@ -91,7 +109,9 @@ class MonitoringHooks(ExecutionHooks):
 
     # ---- hops (hot: keep every line here cheap) -------------------------------------------
     # A job is recorded by the registry whose hooks saw it start: its record is cached on the
-    # JobState, so a hop finds it with one attribute read (AttributeError: first sight).
+    # JobState, so a hop finds it with one attribute read (AttributeError: first sight). Each
+    # hook appends one short tuple to the ring (layouts in job_record); routine events reuse the
+    # engine's clock reads (activation.t0, t0 + duration) instead of reading the clock again.
 
     def on_slot_call(
         self, *, job_state: JobState, routine_id: str, slot_name: str, data: dict[str, Any],
@@ -102,22 +122,20 @@ class MonitoringHooks(ExecutionHooks):
         except AttributeError:
             rec = self._rec(job_state)
         src = source.activation_id if source is not None else None
-        if not rec.fast:
+        if rec.fast:
+            entry = (next(rec.counter), _clock(), "slot_call", routine_id, data, slot_name, src)
+            rec.ring.append(entry)
+            next(rec.slot_counter)
+            if not rec.fast:  # a subscriber registered while we appended
+                self.collector.publish_late(rec, entry)
+        else:
             self.collector.append_locked(
-                rec, (_time(), "slot_call", routine_id, data, None, None, slot_name, None, src, None),
-                rec.slot_counter)
-            return
-        entry = (next(rec.counter), _time(), "slot_call", routine_id, data, None, None, slot_name,
-                 None, src, None)
-        rec.ring.append(entry)
-        next(rec.slot_counter)
-        if not rec.fast:  # a subscriber registered while we appended
-            self.collector.publish_late(rec, entry)
+                rec, (_clock(), "slot_call", routine_id, data, slot_name, src), rec.slot_counter)
 
     def before_activation(self, *, activation: Activation) -> None:
-        bm = self.breakpoints
-        if (bm.active and activation.routine_id in bm.routine_ids) or (
-            self._session_map and activation.runtime.job_state.job_id in self._session_map
+        if self._debugging and (
+            activation.routine_id in self._bp_routines
+            or activation.runtime.job_state.job_id in self._session_map
         ):
             self.debugger.before_activation(activation)
 
@@ -126,16 +144,15 @@ class MonitoringHooks(ExecutionHooks):
             rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(activation.runtime.job_state)
-        if not rec.fast:
-            self.collector.append_locked(
-                rec, (_time(), "routine_start", activation.routine_id, None, None, "running",
-                      activation.slot.name, None, activation.activation_id, None))
-            return
-        entry = (next(rec.counter), _time(), "routine_start", activation.routine_id, None, None,
-                 "running", activation.slot.name, None, activation.activation_id, None)
-        rec.ring.append(entry)
-        if not rec.fast:
-            self.collector.publish_late(rec, entry)
+        if rec.fast:
+            entry = (next(rec.counter), activation.t0, "routine_start", activation.routine_id,
+                     activation.slot.name, activation.activation_id)
+            rec.ring.append(entry)
+            if not rec.fast:
+                self.collector.publish_late(rec, entry)
+        else:
+            self.collector.append_locked(rec, (activation.t0, "routine_start", activation.routine_id,
+                                               activation.slot.name, activation.activation_id))
 
     def on_routine_end(
         self, *, activation: Activation, duration: float, error: BaseException | None
@@ -144,7 +161,7 @@ class MonitoringHooks(ExecutionHooks):
             rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(activation.runtime.job_state)
-        now = _time()
+        now = activation.t0 + duration   # the engine's own end-of-handler clock read
         rid = activation.routine_id
         if error is None and rec.fast:
             # The common case, inlined: a successful activation of a sequential job, nobody
@@ -160,14 +177,14 @@ class MonitoringHooks(ExecutionHooks):
                 m[5] = now
             else:
                 rec.routines[rid] = [1, duration, duration, duration, 0, now]
-            entry = (next(rec.counter), now, "routine_complete", rid, None, duration, "completed",
-                     activation.slot.name, None, activation.activation_id, None)
+            entry = (next(rec.counter), now, "routine_complete", rid, activation.slot.name,
+                     activation.activation_id, duration)
             rec.ring.append(entry)
             if not rec.fast:
                 self.collector.publish_late(rec, entry)
         else:
             self._routine_end_slow(rec, activation, duration, error, now)
-        if self._session_map:
+        if self._debugging and self._session_map:
             self.debugger.routine_ended(activation)
 
     def _routine_end_slow(
@@ -178,8 +195,8 @@ class MonitoringHooks(ExecutionHooks):
         with rec.lock:
             self.collector.update_routine(rec, rid, slot_name, duration, now, error)
         if error is None:
-            fields: tuple[Any, ...] = (now, "routine_complete", rid, None, duration, "completed",
-                                       slot_name, None, activation.activation_id, None)
+            fields: tuple[Any, ...] = (now, "routine_complete", rid, slot_name,
+                                       activation.activation_id, duration)
         else:
             fields = (now, "routine_error", rid, None, duration, "failed", slot_name, None,
                       activation.activation_id, {"error": f"{type(error).__name__}: {error}"[:1000]})
@@ -200,19 +217,18 @@ class MonitoringHooks(ExecutionHooks):
         except AttributeError:
             rec = self._rec(job_state)
         act_id = activation.activation_id if activation is not None else None
-        if not rec.fast:
-            self.collector.append_locked(
-                rec, (_time(), "event_emit", routine_id, data, None, None, None, event_name, act_id,
-                      None), rec.emit_counter)
-        else:
-            entry = (next(rec.counter), _time(), "event_emit", routine_id, data, None, None, None,
-                     event_name, act_id, None)
+        if rec.fast:
+            entry = (next(rec.counter), _clock(), "event_emit", routine_id, data, event_name,
+                     act_id)
             rec.ring.append(entry)
             next(rec.emit_counter)
             if not rec.fast:
                 self.collector.publish_late(rec, entry)
-        bm = self.breakpoints
-        if bm.active and routine_id in bm.event_routine_ids:
+        else:
+            self.collector.append_locked(
+                rec, (_clock(), "event_emit", routine_id, data, event_name, act_id),
+                rec.emit_counter)
+        if self._debugging and routine_id in self._bp_events:
             self.debugger.event_emitted(activation, job_state, routine_id, event_name, data)
 
     def _record_hit(
