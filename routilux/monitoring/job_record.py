@@ -1,20 +1,24 @@
 """One job's monitoring record: its trace ring buffer, counters and raw routine metrics.
 
-The ring holds one tuple per event (``deque(maxlen)``). Per-hop events use short layouts, so a hop
-allocates as little as possible (``ts`` is ``time.perf_counter()``; epoch seconds = ``ts +
-record.offset``; routine events reuse the engine's own clock reads):
+The ring holds one tuple per event (``deque(maxlen)``). Per-hop events use short layouts that
+create as few objects as possible, because with monitoring on whatever a hop retains is new
+memory (on the shared VM a fresh 4 KB page costs ~3 us to fault in):
 
 * ``(seq, ts, "slot_call", routine_id, payload, slot_name, source_activation_id)``
 * ``(seq, ts, "routine_start", routine_id, slot_name, activation_id)``
-* ``(seq, ts, "routine_complete", routine_id, slot_name, activation_id, duration)``
+* ``(seq, t0, "routine_complete", routine_id, slot_name, activation_id, duration)``, its time
+  is ``t0 + duration``
 * ``(seq, ts, "event_emit", routine_id, payload, event_name, activation_id)``
 * any other type: ``(seq, ts, type, routine_id, data, duration, status, slot_name, event_name,
   activation_id, extra)``
 
-Measured alternatives that lost (wall clock, 200-routine chain): a flat deque of fields (no tuple
-per event, less GC work, but ``extend`` of seven items and the denser memory cost more than they
-saved) and payloads kept apart from the tuples (so those could be untracked by the GC; the extra
-deque write cost more than the GC saved in a run).
+``ts``/``t0`` are ``time.perf_counter()`` values (routine events reuse the engine's own reads);
+epoch seconds = ``ts + record.offset``.
+
+Measured alternatives that did not pay off (wall clock, 200-routine chain): a flat deque of
+fields (no tuple per event: less GC work, but ``extend`` of seven items cost as much), payloads
+kept apart from the tuples (so the GC could untrack them), and seqs stored as ``seq & 255``
+(a cached small int instead of a new int per event).
 
 Writers: for a sequential job (``fast``) only the job's worker thread appends, without a lock;
 otherwise writers hold ``lock``. Events recorded meanwhile by other threads (job-level events)
@@ -46,7 +50,7 @@ def expand(e: tuple[Any, ...]) -> tuple[Any, ...]:
     if etype == "routine_start":
         return (e[0], e[1], etype, e[3], None, None, "running", e[4], None, e[5], None)
     if etype == "routine_complete":
-        return (e[0], e[1], etype, e[3], None, e[6], "completed", e[4], None, e[5], None)
+        return (e[0], e[1] + e[6], etype, e[3], None, e[6], "completed", e[4], None, e[5], None)
     return (e[0], e[1], etype, e[3], e[4], None, None, None, e[5], e[6], None)  # event_emit
 
 
@@ -75,8 +79,9 @@ class JobRecord:
         self.counter = itertools.count(1)        # seq of the next event
         self.slot_counter = itertools.count(1)
         self.emit_counter = itertools.count(1)
-        # routine_id -> [count, total, min, max, errors, last_ts (perf_counter)]
-        self.routines: dict[str, list[Any]] = {}
+        # routine_id -> (count, total, min, max, errors, last_t0, last_duration); a tuple is
+        # replaced on each update, which frees the old one instead of growing memory
+        self.routines: dict[str, tuple[Any, ...]] = {}
         self.errors: list[dict[str, Any]] = []
         self.total_routines = 0
         self.job_ref: Any = None   # weakref to the JobState, for controllers

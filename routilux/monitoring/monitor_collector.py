@@ -161,29 +161,25 @@ class MonitorCollector:
 
     @staticmethod
     def update_routine(
-        rec: JobRecord, routine_id: str, slot_name: str, duration: float, now: float,
+        rec: JobRecord, routine_id: str, slot_name: str, duration: float, t0: float,
         error: BaseException | None,
     ) -> None:
         """Fold one activation into the routine's metrics (caller ensures a single writer).
 
-        ``now`` is a perf_counter() value, like ring times."""
+        ``t0`` is the activation's start (a perf_counter() value, like ring times)."""
+        failed = 0 if error is None else 1
         m = rec.routines.get(routine_id)
         if m is None:
-            m = rec.routines[routine_id] = [0, 0.0, duration, duration, 0, now]
-        m[0] += 1
-        m[1] += duration
-        if duration < m[2]:
-            m[2] = duration
-        elif duration > m[3]:
-            m[3] = duration
-        m[5] = now
-        if error is not None:
-            m[4] += 1
+            rec.routines[routine_id] = (1, duration, duration, duration, failed, t0, duration)
+        else:
+            count, total, low, high, errors, _, _ = m
+            rec.routines[routine_id] = (count + 1, total + duration, min(low, duration),
+                                        max(high, duration), errors + failed, t0, duration)
         if error is not None and len(rec.errors) < MAX_ERRORS:
             rec.errors.append({
                 "routine_id": routine_id, "slot_name": slot_name,
                 "error_type": type(error).__name__, "message": str(error)[:1000],
-                "timestamp": iso(now + rec.offset),
+                "timestamp": iso(t0 + duration + rec.offset),
             })
 
     # ---- history for subscribers ----------------------------------------------------------
@@ -247,13 +243,14 @@ class MonitorCollector:
         return [self._to_event(rec, e) for e in entries]
 
     @staticmethod
-    def _routine_metrics(rec: JobRecord, rid: str, m: list[Any]) -> RoutineMetrics:
-        count = m[0]
-        status = "failed" if m[4] else "completed" if count else "pending"
+    def _routine_metrics(rec: JobRecord, rid: str, m: tuple[Any, ...]) -> RoutineMetrics:
+        count, total, low, high, errors, last_t0, last_duration = m
+        status = "failed" if errors else "completed" if count else "pending"
         return RoutineMetrics(
-            routine_id=rid, execution_count=count, total_duration=m[1],
-            avg_duration=m[1] / count if count else 0.0, min_duration=m[2], max_duration=m[3],
-            error_count=m[4], last_execution=m[5] + rec.offset, status=status,
+            routine_id=rid, execution_count=count, total_duration=total,
+            avg_duration=total / count if count else 0.0, min_duration=low, max_duration=high,
+            error_count=errors, last_execution=last_t0 + last_duration + rec.offset,
+            status=status,
         )
 
     def get_routine_metrics(self, job_id: str, routine_id: str) -> RoutineMetrics | None:
@@ -262,17 +259,17 @@ class MonitorCollector:
         if rec is None:
             return None
         m = rec.routines.get(routine_id)
-        return None if m is None else self._routine_metrics(rec, routine_id, list(m))
+        return None if m is None else self._routine_metrics(rec, routine_id, m)
 
     def get_metrics(self, job_id: str) -> JobMetrics | None:
         """The job's metrics, or ``None`` for a job this collector never saw."""
         rec = self._jobs.get(job_id)
         if rec is None:
             return None
-        # No lock: writers of a sequential job never take it. Copies of small lists are
-        # atomic under the GIL; a read racing a write sees the activation before or after.
-        rms = {rid: self._routine_metrics(rec, rid, list(m))
-               for rid, m in list(rec.routines.items())}
+        # No lock: writers of a sequential job never take it. Each routine's metrics are one
+        # immutable tuple, swapped whole; a read racing a write sees the activation before or
+        # after.
+        rms = {rid: self._routine_metrics(rec, rid, m) for rid, m in list(rec.routines.items())}
         errors = list(rec.errors)
         start, end = rec.start_time, rec.end_time
         totals = (count_value(rec.counter), count_value(rec.slot_counter),

@@ -111,7 +111,7 @@ class MonitoringHooks(ExecutionHooks):
     # A job is recorded by the registry whose hooks saw it start: its record is cached on the
     # JobState, so a hop finds it with one attribute read (AttributeError: first sight). Each
     # hook appends one short tuple to the ring (layouts in job_record); routine events reuse the
-    # engine's clock reads (activation.t0, t0 + duration) instead of reading the clock again.
+    # engine's clock reads (activation.t0, duration) instead of reading the clock again.
 
     def on_slot_call(
         self, *, job_state: JobState, routine_id: str, slot_name: str, data: dict[str, Any],
@@ -161,45 +161,43 @@ class MonitoringHooks(ExecutionHooks):
             rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(activation.runtime.job_state)
-        now = activation.t0 + duration   # the engine's own end-of-handler clock read
+        t0 = activation.t0   # the handler ended at t0 + duration (the engine's own clock reads)
         rid = activation.routine_id
         if error is None and rec.fast:
             # The common case, inlined: a successful activation of a sequential job, nobody
-            # listening live. Metrics list: [count, total, min, max, errors, last].
-            m = rec.routines.get(rid)
-            if m is not None:
-                m[0] += 1
-                m[1] += duration
-                if duration < m[2]:
-                    m[2] = duration
-                elif duration > m[3]:
-                    m[3] = duration
-                m[5] = now
+            # listening live. Metrics: (count, total, min, max, errors, last_t0, last_duration).
+            routines = rec.routines
+            m = routines.get(rid)
+            if m is None:
+                routines[rid] = (1, duration, duration, duration, 0, t0, duration)
             else:
-                rec.routines[rid] = [1, duration, duration, duration, 0, now]
-            entry = (next(rec.counter), now, "routine_complete", rid, activation.slot.name,
+                count, total, low, high, errors, _, _ = m
+                routines[rid] = (count + 1, total + duration, duration if duration < low else low,
+                                 duration if duration > high else high, errors, t0, duration)
+            entry = (next(rec.counter), t0, "routine_complete", rid, activation.slot.name,
                      activation.activation_id, duration)
             rec.ring.append(entry)
             if not rec.fast:
                 self.collector.publish_late(rec, entry)
         else:
-            self._routine_end_slow(rec, activation, duration, error, now)
+            self._routine_end_slow(rec, activation, duration, error, t0)
         if self._debugging and self._session_map:
             self.debugger.routine_ended(activation)
 
     def _routine_end_slow(
         self, rec: Any, activation: Activation, duration: float, error: BaseException | None,
-        now: float,
+        t0: float,
     ) -> None:
         rid, slot_name = activation.routine_id, activation.slot.name
         with rec.lock:
-            self.collector.update_routine(rec, rid, slot_name, duration, now, error)
+            self.collector.update_routine(rec, rid, slot_name, duration, t0, error)
         if error is None:
-            fields: tuple[Any, ...] = (now, "routine_complete", rid, slot_name,
+            fields: tuple[Any, ...] = (t0, "routine_complete", rid, slot_name,
                                        activation.activation_id, duration)
         else:
-            fields = (now, "routine_error", rid, None, duration, "failed", slot_name, None,
-                      activation.activation_id, {"error": f"{type(error).__name__}: {error}"[:1000]})
+            fields = (t0 + duration, "routine_error", rid, None, duration, "failed", slot_name,
+                      None, activation.activation_id,
+                      {"error": f"{type(error).__name__}: {error}"[:1000]})
         if not rec.fast:
             self.collector.append_locked(rec, fields)
         else:
