@@ -140,6 +140,16 @@ class JobState:
 
     # ----------------------------------------------------------------- status
     @property
+    def runtime(self) -> JobRuntime | None:
+        """The job's live :class:`~routilux.runtime.JobRuntime` while it runs in this process.
+
+        ``None`` once the job is terminal and for a job read with :meth:`load` (until
+        ``flow.resume``). Observers use it to pause, resume or inspect the running job; it is
+        never saved.
+        """
+        return self._runtime
+
+    @property
     def is_terminal(self) -> bool:
         """True once the job completed, failed, was cancelled or lost."""
         return self.status in TERMINAL_STATUSES

@@ -18,7 +18,8 @@ from routilux.activation import Activation, _ctx, _trim, current_activation
 from routilux.error_handler import ErrorStrategy
 from routilux.errors import InvalidStateError
 from routilux.hooks import _seam
-from routilux.pool import get_pool, get_scheduler
+from routilux.pool import get_pool
+from routilux.runtime_errors import ErrorStrategies
 from routilux.slot import DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ _submit = get_pool().submit
 _HOLDING = (ErrorStrategy.SKIP, ErrorStrategy.RETRY)
 
 
-class JobRuntime:
+class JobRuntime(ErrorStrategies):
     """The live machinery of one job (see module docstring for the counting rule)."""
 
     def __init__(self, flow: Flow, job_state: JobState, max_drainers: int) -> None:
@@ -71,6 +72,11 @@ class JobRuntime:
     def is_terminal(self) -> bool:
         """True once the job completed, failed or was cancelled."""
         return self._terminal
+
+    @property
+    def max_workers(self) -> int:
+        """How many activations of this job may run at once (1: the sequential strategy)."""
+        return self._max
 
     def pause(self, reason: str | None = None) -> None:
         """Pause the job: its workers stop at their next activation boundary."""
@@ -432,66 +438,6 @@ class JobRuntime:
             elif act.held:
                 held, act.held = act.held, None
                 self._enqueue_many(held, _seam.active)
-
-    def _handle_error(self, act: Activation, err: BaseException) -> None:
-        """Apply the routine's (else the flow's) error strategy to a failed activation."""
-        eh = act.routine._error_handler or self.flow._error_handler
-        strategy = eh.strategy if eh is not None else ErrorStrategy.STOP
-        rid, sn = act.routine_id, act.slot.name
-        msg = f"{rid}.{sn}: {type(err).__name__}: {err}"
-        js = self.job_state
-        fire = False
-        act.held = None  # emits of a failed attempt never leave it
-        with self._lock:
-            self._inflight -= 1
-            if self._paused:
-                self._cond.notify_all()
-            if self._terminal:
-                return
-            now = time()
-            rs = js.routine_states.setdefault(rid, {"status": "pending", "execution_count": 0})
-            if eh is not None and eh.should_retry(err, act.attempt + 1):
-                act.attempt += 1
-                act.premerged = True
-                delay = eh.delay_for(act.attempt)
-                rs["status"] = "retrying"
-                rs["retry_count"] = act.attempt
-                js._history.append((rid, sn, "retrying", now, msg))
-                self._timers[act] = get_scheduler().call_later(delay, self._redeliver, act)
-                return
-            rs["execution_count"] = rs.get("execution_count", 0) + 1
-            rs["error"] = msg
-            next(act.routine._errors)
-            js.errors.append({"routine_id": rid, "slot_name": sn, "error": msg,
-                              "error_type": type(err).__name__, "timestamp": now})
-            if strategy is ErrorStrategy.CONTINUE or strategy is ErrorStrategy.SKIP:
-                rs["status"] = "error_continued" if strategy is ErrorStrategy.CONTINUE else "skipped"
-                js._history.append((rid, sn, rs["status"], now, msg))
-                self._outstanding -= 1
-                if self._outstanding == 0:
-                    self._mark_terminal("completed", None)
-                    fire = True
-            else:
-                rs["status"] = "failed"
-                js._history.append((rid, sn, "failed", now, msg))
-                self._mark_terminal("failed", msg)
-                fire = True
-        if strategy is not ErrorStrategy.RETRY or fire:
-            logger.debug("routilux handler error (%s): %s", strategy.value, msg, exc_info=err)
-        if fire:
-            self._finished()
-
-    def _redeliver(self, act: Activation) -> None:
-        """Timer callback: put a retried activation back in the queue (its count was kept)."""
-        with self._lock:
-            if self._timers.pop(act, None) is None or self._terminal:
-                return
-            self._queue.append(act)
-            spawn = not self._paused and self._drainers < self._max
-            if spawn:
-                self._drainers += 1
-        if spawn:
-            _submit(self._drain)
 
     # ----------------------------------------------------------------- ending
     def _mark_terminal(self, status: str, error: str | None) -> None:

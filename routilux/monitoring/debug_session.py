@@ -95,7 +95,7 @@ class DebugSession:
         """A job status change seen through the hooks (user pause/resume, job end)."""
         # The engine fires status hooks after releasing its lock, so a note can be stale (a
         # "running" arriving after another worker already paused again): trust the runtime.
-        runtime = getattr(job_state if job_state is not None else self._job_state, "_runtime", None)
+        runtime = getattr(job_state if job_state is not None else self._job_state, "runtime", None)
         if runtime is not None and status in ("paused", "running") and (
             runtime.is_paused != (status == "paused")
         ):
@@ -272,7 +272,7 @@ class DebugSession:
             js = self._job_state
             if js is None and self._activation is not None:
                 js = self._activation.job_state
-        runtime = getattr(js, "_runtime", None)
+        runtime = getattr(js, "runtime", None)
         if runtime is not None:
             try:
                 runtime.resume()

@@ -244,7 +244,7 @@ class WorkerDebugger:
                     "slot_name": activation.slot.name if activation is not None else None,
                     "event_name": event_name, "line": line, "function": function, "file": file}
         self.record_hit(job_state, activation, bp, location)
-        runtime = activation.runtime if activation is not None else job_state._runtime
+        runtime = activation.runtime if activation is not None else job_state.runtime
         tracer = session._tracer
         session.step_mode = None
         pause_worker(session, runtime, activation, job_state, location, "breakpoint",

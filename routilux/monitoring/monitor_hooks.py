@@ -74,9 +74,9 @@ class MonitoringHooks(ExecutionHooks):
     def on_job_start(self, *, job_state: JobState, flow: Flow) -> None:
         rec = self.collector.job_started(job_state.job_id, job_state.flow_id, len(flow.routines))
         rec.job_ref = weakref.ref(job_state)
-        runtime = getattr(job_state, "_runtime", None)
+        runtime = job_state.runtime
         # One worker per job => hop hooks never race each other => lock-free appends.
-        self.collector.set_locked(rec, getattr(runtime, "_max", 2) != 1)
+        self.collector.set_locked(rec, runtime is None or runtime.max_workers != 1)
         job_state._monitor_rec = rec  # type: ignore[attr-defined]
         store = self.registry.history_store
         if store is not None:
@@ -84,8 +84,9 @@ class MonitoringHooks(ExecutionHooks):
 
     def on_job_status(self, *, job_state: JobState, flow: Flow, status: str) -> None:
         self._rec(job_state)
-        runtime = getattr(job_state, "_runtime", None)
-        self.collector.job_status(job_state.job_id, status, getattr(runtime, "pause_reason", None))
+        runtime = job_state.runtime
+        self.collector.job_status(job_state.job_id, status,
+                                  runtime.pause_reason if runtime is not None else None)
         session = self._session_map.get(job_state.job_id)
         if session is not None:
             session._note_status(status, job_state)
