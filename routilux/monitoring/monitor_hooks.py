@@ -136,7 +136,7 @@ class MonitoringHooks(ExecutionHooks):
     def before_activation(self, *, activation: Activation) -> None:
         if self._debugging and (
             activation.routine_id in self._bp_routines
-            or activation.runtime.job_state.job_id in self._session_map
+            or (self._session_map and activation.runtime.job_state.job_id in self._session_map)
         ):
             self.debugger.before_activation(activation)
 
@@ -182,7 +182,9 @@ class MonitoringHooks(ExecutionHooks):
                 self.collector.publish_late(rec, entry)
         else:
             self._routine_end_slow(rec, activation, duration, error, t0)
-        if self._debugging and self._session_map:
+        if self._debugging and self._session_map and (
+            activation.runtime.job_state.job_id in self._session_map
+        ):  # (sessions outlive their jobs: a stale one must not cost other jobs a call)
             self.debugger.routine_ended(activation)
 
     def _routine_end_slow(
