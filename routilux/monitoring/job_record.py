@@ -74,7 +74,7 @@ class JobRecord:
         self.status = "running"
         self.start_time: float | None = None
         self.end_time: float | None = None
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: entries() may lock under a holder
         self.ring: deque[tuple[Any, ...]] = deque(maxlen=maxlen)
         self.counter = itertools.count(1)        # seq of the next event
         self.slot_counter = itertools.count(1)

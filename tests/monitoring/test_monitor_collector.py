@@ -240,3 +240,34 @@ def test_concurrent_job_counts_are_exact(registry: MonitoringRegistry) -> None:
     assert len(trace) == m.total_events
     assert [e.seq for e in trace] == list(range(1, m.total_events + 1))
     assert sorted(sink.received) == list(range(2000))
+
+
+def test_reading_a_record_under_its_own_lock_cannot_deadlock() -> None:
+    """subscribe_with_history and resize read entries() while holding the record's lock."""
+    import threading
+    from collections import deque
+
+    from routilux.monitoring.job_record import JobRecord
+
+    class Racing(deque):  # the lock-free copies all collide with a writer, so entries() locks
+        failures = 100
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            if Racing.failures > 0:
+                Racing.failures -= 1
+                raise RuntimeError("deque mutated during iteration")
+            return super().__iter__()
+
+    rec = JobRecord("j", "f", 10)
+    rec.ring = Racing(maxlen=10)
+    got: list[object] = []
+
+    def read_while_holding() -> None:
+        with rec.lock:
+            got.append(rec.entries())
+
+    reader = threading.Thread(target=read_while_holding, daemon=True)
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "entries() deadlocked under its own record lock"
+    assert got == [[]]
