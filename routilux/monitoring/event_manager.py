@@ -3,9 +3,9 @@
 Guarantees (DESIGN.md §4):
 
 * every subscriber of a job gets that job's events in the order they were recorded;
-* a subscriber that falls behind loses the overflow but is told: an explicit
-  ``{"type": "gap", "dropped": n}`` marker sits in its stream exactly where the events were lost,
-  while other subscribers lose nothing;
+* a subscriber that falls behind loses the overflow (never the job's terminal event) but is told:
+  an explicit ``{"type": "gap", "dropped": n}`` marker sits in its stream exactly where the events
+  were lost, while other subscribers lose nothing;
 * a new subscriber first receives the job's recent history (the collector's ring buffer), with no
   event missed or repeated between history and live delivery;
 * publishing never blocks the engine's worker thread on a subscriber.
@@ -30,6 +30,9 @@ _EXTERNAL_HISTORY = 1000     # events kept per job published through publish() d
 _EXTERNAL_JOBS = 256         # jobs whose external history is kept
 
 _ids = itertools.count(1)
+# A job's last word is never dropped: a client waiting for the end would otherwise wait forever.
+# At most one per job, so a full queue grows by at most two (gap marker + this event).
+_TERMINAL = frozenset({"job_completed", "job_failed", "job_cancelled", "job_lost"})
 
 
 class HistorySource(Protocol):
@@ -84,7 +87,7 @@ class Subscription:
                 self.total_dropped += lost
                 self._cond.notify()
                 notify = was_empty and self._notify is not None
-            elif len(items) >= self.max_queue:
+            elif len(items) >= self.max_queue and event.get("event_type") not in _TERMINAL:
                 self._dropped += 1
                 self.total_dropped += 1
                 return

@@ -49,8 +49,11 @@ def test_three_subscribers_get_all_10000_events_in_order_and_a_stuck_one_gets_a_
         assert [e["event_type"] for e in events[:3]] == ["job_start", "slot_call", "routine_start"]
         assert events[-1]["event_type"] == "job_completed"
     stuck_items = stuck.drain()
-    assert [e.get("type") for e in stuck_items[:-1]] == ["event"] * 100
-    assert stuck_items[-1] == {"type": "gap", "dropped": 9_900}
+    # 100 events, then a marker for the 9,899 lost, then the job's end, which is never dropped
+    assert [e.get("type") for e in stuck_items[:100]] == ["event"] * 100
+    assert stuck_items[100] == {"type": "gap", "dropped": 9_899}
+    assert stuck_items[101]["event_type"] == "job_completed"
+    assert len(stuck_items) == 102
     status = em.get_status(job.job_id)
     assert status["subscriber_count"] == 4
     assert status["max_size"] == 20_000
@@ -70,6 +73,19 @@ def test_gap_marker_sits_where_events_were_lost() -> None:
     assert sub.drain() == [{"seq": 3}, {"type": "gap", "dropped": 4}, {"seq": 8}]
     assert sub.total_dropped == 4
     assert sub.get(timeout=0.01) is None
+
+
+def test_a_full_queue_still_takes_the_jobs_terminal_event_after_its_gap() -> None:
+    em = JobEventManager()
+    sub = em.subscribe("j", max_queue=3)
+    for i in range(1, 7):
+        em.publish("j", {"seq": i, "event_type": "slot_call"})
+    em.publish("j", {"seq": 7, "event_type": "job_completed"})  # queue full: kept all the same
+    assert sub.drain() == [
+        {"seq": 1, "event_type": "slot_call"}, {"seq": 2, "event_type": "slot_call"},
+        {"seq": 3, "event_type": "slot_call"}, {"type": "gap", "dropped": 3},
+        {"seq": 7, "event_type": "job_completed"},
+    ]
 
 
 def test_new_subscriber_gets_history_first_without_repeats(registry: MonitoringRegistry) -> None:
