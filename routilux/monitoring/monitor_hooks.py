@@ -45,9 +45,9 @@ class MonitoringHooks(ExecutionHooks):
         # What the hop hooks check, kept current by the breakpoint manager and the session
         # store (they call _refresh on every change), so "nothing to debug" is one attribute.
         self._refresh_lock = threading.Lock()
-        self._debugging = False
+        self._debugging = False        # any breakpoint or debug session at all
         self._bp_routines: frozenset[str] = frozenset()
-        self._bp_events: frozenset[str] = frozenset()
+        self._bp_events: frozenset[str] | None = None   # None: no event breakpoint anywhere
         self.breakpoints._listeners.append(self._refresh)
         self.sessions._listeners.append(self._refresh)
         self._refresh()
@@ -57,7 +57,7 @@ class MonitoringHooks(ExecutionHooks):
         with self._refresh_lock:
             bm = self.breakpoints
             self._bp_routines = bm.routine_ids
-            self._bp_events = bm.event_routine_ids
+            self._bp_events = bm.event_routine_ids or None
             self._debugging = bm.active or bool(self._session_map)
 
     def _rec(self, job_state: JobState) -> Any:
@@ -229,7 +229,8 @@ class MonitoringHooks(ExecutionHooks):
             self.collector.append_locked(
                 rec, (_clock(), "event_emit", routine_id, data, event_name, act_id),
                 rec.emit_counter)
-        if self._debugging and routine_id in self._bp_events:
+        events = self._bp_events
+        if events is not None and routine_id in events:
             self.debugger.event_emitted(activation, job_state, routine_id, event_name, data)
 
     def _record_hit(
