@@ -19,13 +19,18 @@ The engine-side objects hooks receive:
     the handler will receive; mutable until the handler starts, so a debugger can edit it),
     ``handler`` (the callable, or ``None`` for a slot without handler), ``parent: Activation | None``
     (the activation whose emit fed this slot; the chain is kept at most ~128 deep),
-    ``source_event: str | None`` (the event name on the parent that fed it), ``depth: int``.
+    ``source_event: str | None`` (the event name on the parent that fed it), ``depth: int``,
+    ``t0: float`` (``time.perf_counter()`` taken just before ``on_routine_start``; set only while
+    hooks are installed, so observers need not read the clock again: the ``duration`` given to
+    ``on_routine_end`` is measured from it and covers ``on_routine_start`` plus the handler).
 
 ``JobRuntime`` (engine, ``routilux.runtime.JobRuntime``): the per-job runtime.
     ``job_state``, ``flow``, ``is_paused``, ``is_cancelled``, ``pause(reason=None)``, ``resume()``,
     ``cancel()``, ``wait_while_paused(timeout=None) -> bool`` (worker thread only; blocks on the
     job's condition variable while paused; returns ``False`` when the job was cancelled meanwhile),
-    ``pending_tasks() -> list[dict]`` (a snapshot of queued activations).
+    ``pending_tasks() -> list[dict]`` (a snapshot of queued activations), ``max_workers`` (1 for a
+    sequential job). A job's runtime is ``job_state.runtime`` (``None`` for a loaded, not yet
+    resumed state).
 """
 
 from __future__ import annotations
