@@ -29,8 +29,8 @@ The engine-side objects hooks receive:
     ``cancel()``, ``wait_while_paused(timeout=None) -> bool`` (worker thread only; blocks on the
     job's condition variable while paused; returns ``False`` when the job was cancelled meanwhile),
     ``pending_tasks() -> list[dict]`` (a snapshot of queued activations), ``max_workers`` (1 for a
-    sequential job). A job's runtime is ``job_state.runtime`` (``None`` for a loaded, not yet
-    resumed state).
+    sequential job). A job's runtime is ``job_state.runtime`` (``None`` once the job is terminal
+    and for a loaded, not yet resumed state).
 """
 
 from __future__ import annotations
