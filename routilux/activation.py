@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from routilux.runtime import JobRuntime
     from routilux.slot import Slot
 
-__all__ = ["Activation", "current_activation"]
+__all__ = ["Activation", "current_activation", "reserve_activation_id"]
 
 _ids = count(1)
 
@@ -28,6 +28,15 @@ _ctx = _Context()
 def current_activation() -> Activation | None:
     """The activation whose handler runs on this thread, or ``None`` outside handlers."""
     return _ctx.act
+
+
+def reserve_activation_id() -> int:
+    """Take one activation id: every activation created after this call has a larger one.
+
+    Ids come from one process-wide counter, so an observer can tell the activations an emit is
+    about to create from older ones of the same parent (the debugger's step into a delivery).
+    """
+    return next(_ids)
 
 
 class Activation:

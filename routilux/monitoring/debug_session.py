@@ -11,7 +11,9 @@ Step modes (what the worker does after it is released):
 ``None``        run until the next breakpoint (``continue``/``resume``)
 ``activation``  pause before the job's next activation (``step_over`` at routine level, ``step_out``)
 ``enter``       trace the current handler and pause at its first line (``step_into``)
-``enter_next``  the same for the next activation's handler (``step_into`` from an event pause)
+``enter_next``  the same for the next activation's handler (``step_into`` from a user pause)
+``enter_delivery`` the same for the handler that receives the delivery of the event the job is
+                paused at (``step_into`` from an event pause); other activations run meanwhile
 ``line_over``   inside a handler: pause at the next line of the same frame (or its caller)
 ``line_into``   inside a handler: pause at the next line anywhere, entering calls
 """
@@ -61,6 +63,8 @@ class DebugSession:
         self._pause_lock = threading.Lock()   # one paused worker per job at a time
         self._step_frame: FrameType | None = None
         self._tracer: Any = None
+        # enter_delivery: (emitting activation, event name, id floor) of the delivery to enter
+        self._delivery: tuple[Any, str, int] | None = None
 
     # ---- worker side ------------------------------------------------------------------------
     def _enter(
@@ -117,6 +121,7 @@ class DebugSession:
                 self.status = status
                 self.paused_at = None
                 self.step_mode = None
+                self._delivery = None
             self._cond.notify_all()
 
     # ---- queries ------------------------------------------------------------------------------
@@ -292,7 +297,7 @@ class DebugSession:
             if self._frame is not None:
                 mode = "line_into"
             elif self.paused_at and self.paused_at.get("event_name") and self._payload is not None:
-                mode = "enter_next"   # paused at an emit: step into the handler it feeds
+                mode = "enter_delivery"   # paused at an emit: step into the handler it feeds
             elif self._activation is not None:
                 mode = "enter"
             else:

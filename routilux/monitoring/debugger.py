@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable
 
 import routilux
+from routilux.activation import reserve_activation_id
 from routilux.errors import InvalidStateError
 from routilux.monitoring.debug_session import LINE_MODES, DebugSession, _code_of
 
@@ -68,6 +69,12 @@ def pause_worker(
         finally:
             session._leave()
         return ok
+
+
+def _is_delivery(target: tuple[Any, str, int] | None, act: Activation) -> bool:
+    """Whether ``act`` was created by the emit that ``target`` describes (see event_emitted)."""
+    return (target is not None and act.parent is target[0] and act.source_event == target[1]
+            and act.activation_id > target[2])
 
 
 def _user_line() -> tuple[str | None, int | None, str | None]:
@@ -196,6 +203,9 @@ class WorkerDebugger:
                 reason = "step"
             elif mode == "enter_next":
                 session.step_mode = "enter"
+            elif mode == "enter_delivery" and _is_delivery(session._delivery, act):
+                session.step_mode = "enter"
+                session._delivery = None
         if not self.breakpoints.empty:
             bp = self.breakpoints.match_activation(
                 job_id, job_state.flow_id, act.routine_id, act.slot.name, act.data,
@@ -205,7 +215,8 @@ class WorkerDebugger:
                 reason = "breakpoint"
         if reason is not None:
             session = self.sessions.get_or_create(job_id)
-            session.step_mode = None
+            session.step_mode = None      # a breakpoint ends any step in progress
+            session._delivery = None
             location = {"routine_id": act.routine_id, "slot_name": act.slot.name,
                         "event_name": None, "line": None}
             if bp is not None:
@@ -247,8 +258,20 @@ class WorkerDebugger:
         runtime = activation.runtime if activation is not None else job_state.runtime
         tracer = session._tracer
         session.step_mode = None
+        session._delivery = None
         pause_worker(session, runtime, activation, job_state, location, "breakpoint",
                      bp.breakpoint_id, None, data)
+        if session.step_mode == "enter_delivery":
+            # The engine creates the delivery's activations after this returns: any activation
+            # of this emitter and event with a larger id than this floor is one of them (older
+            # deliveries of the same emitter may still be queued ahead of it).
+            flow = getattr(runtime, "flow", None)
+            if flow is not None and any(c.source_routine == routine_id
+                                        and c.source_event == event_name
+                                        for c in flow.connections):
+                session._delivery = (activation, event_name, reserve_activation_id())
+            else:   # nothing receives it: like step_over, pause before the next activation
+                session.step_mode = "activation"
         if tracer is not None and tracer.thread == threading.get_ident() and tracer.active:
             if session.step_mode not in LINE_MODES:
                 tracer.finish()

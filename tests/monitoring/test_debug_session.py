@@ -372,3 +372,115 @@ def test_call_stack_at_routine_level_is_the_activation_chain(registry: Monitorin
     assert session.variables() == {"local": {"result": 9}, "shared": {}}
     session.resume()
     assert job.wait(5) and job.shared_data["last"] == 9
+
+
+class _Emitter(Routine):
+    """Emits ``out`` with v = 0 .. n-1 in one activation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", self.run)
+        self.define_event("out", ["v"])
+
+    def run(self, n):
+        for i in range(n):
+            self.emit("out", v=i)
+
+
+class _Relay(Routine):
+    """Re-emits what it gets; with ``echo`` it first emits ``v + 10`` (an earlier delivery)."""
+
+    def __init__(self, echo: bool = False) -> None:
+        super().__init__()
+        self.echo = echo
+        self.define_slot("inp", self.run)
+        self.define_event("out", ["v"])
+
+    def run(self, v):
+        if self.echo:
+            self.emit("out", v=v + 10)
+        self.emit("out", v=v)
+
+
+class _Collect(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[int] = []
+        self.define_slot("inp", self.run)
+
+    def run(self, v):
+        w = v
+        self.got.append(w)
+
+
+def _relay_flow(flow_id: str, echo: bool = False) -> tuple[Flow, _Collect]:
+    flow = Flow(flow_id)
+    flow.add_routine(_Emitter(), "src")
+    flow.add_routine(_Relay(echo), "mid")
+    sink = _Collect()
+    flow.add_routine(sink, "sink")
+    flow.connect("src", "out", "mid", "inp")
+    flow.connect("mid", "out", "sink", "inp")
+    return flow, sink
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["one-emit", "earlier-emit-queued"])
+def test_step_into_from_an_event_pause_enters_the_handler_that_event_feeds(
+    registry: MonitoringRegistry, echo: bool,
+) -> None:
+    # mid's other activations (v=1, v=2) and, with echo, the delivery of mid's earlier emit
+    # (v=10) are queued before the paused event's delivery: step_into must skip them all.
+    flow, sink = _relay_flow(f"ev-feeds-{echo}", echo)
+    registry.breakpoint_manager.set_breakpoint(flow_id=flow.flow_id, routine_id="mid",
+                                               event_name="out", condition="v == 0")
+    job = flow.start("src", {"n": 3})
+    session = _session(registry, job.job_id)
+    assert session.wait_until_paused(5)
+    assert session.paused_at["routine_id"] == "mid" and session.paused_at["event_name"] == "out"
+    session.step_into()
+    assert session.wait_until_paused(5)
+    at = session.paused_at
+    assert (at["routine_id"], at["function"]) == ("sink", "run")
+    assert at["line"] == _line_of(_Collect.run, "w = v")
+    assert session.variables()["local"]["v"] == 0
+    session.resume()
+    assert job.wait(5) and str(job.status) == "completed"
+    assert sorted(sink.got) == ([0, 1, 2, 10, 11, 12] if echo else [0, 1, 2])
+
+
+def test_step_over_from_an_event_pause_stops_before_the_jobs_next_activation(
+    registry: MonitoringRegistry,
+) -> None:
+    flow, sink = _relay_flow("ev-over")
+    registry.breakpoint_manager.set_breakpoint(flow_id="ev-over", routine_id="mid",
+                                               event_name="out", condition="v == 0")
+    job = flow.start("src", {"n": 3})
+    session = _session(registry, job.job_id)
+    assert session.wait_until_paused(5)
+    session.step_over()
+    assert session.wait_until_paused(5)
+    # FIFO: mid(v=1) was queued before the paused event's delivery sink(v=0)
+    assert session.paused_at == {"routine_id": "mid", "slot_name": "inp", "event_name": None,
+                                 "line": None}
+    assert session.variables()["local"] == {"v": 1}
+    session.resume()
+    assert job.wait(5) and sorted(sink.got) == [0, 1, 2]
+
+
+def test_step_into_from_an_event_nobody_receives_stops_at_the_next_activation(
+    registry: MonitoringRegistry,
+) -> None:
+    flow = Flow("ev-unwired")
+    flow.add_routine(_Emitter(), "src")
+    flow.add_routine(_Relay(), "mid")
+    flow.connect("src", "out", "mid", "inp")   # mid.out goes nowhere
+    registry.breakpoint_manager.set_breakpoint(flow_id="ev-unwired", routine_id="mid",
+                                               event_name="out", condition="v == 0")
+    job = flow.start("src", {"n": 2})
+    session = _session(registry, job.job_id)
+    assert session.wait_until_paused(5)
+    session.step_into()
+    assert session.wait_until_paused(5)
+    assert session.paused_at["routine_id"] == "mid" and session.variables()["local"] == {"v": 1}
+    session.resume()
+    assert job.wait(5) and str(job.status) == "completed"
