@@ -5,6 +5,10 @@ create as few objects as possible, because with monitoring on whatever a hop ret
 memory (on the shared VM a fresh 4 KB page costs ~3 us to fault in):
 
 * ``(seq, ts, "slot_call", routine_id, payload, slot_name, source_activation_id)``
+
+Payloads (slot_call, event_emit) are shallow copies taken at record time, so a handler or a
+debugger changing the dict later does not rewrite history; values nested inside them are shared
+with the handler and summarised only when read, so mutating those in place still shows.
 * ``(seq, ts, "routine_start", routine_id, slot_name, activation_id)``
 * ``(seq, t0, "routine_complete", routine_id, slot_name, activation_id, duration)``, its time
   is ``t0 + duration``
@@ -65,7 +69,7 @@ class JobRecord:
     __slots__ = (
         "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "counter",
         "slot_counter", "emit_counter", "routines", "errors", "total_routines", "job_ref",
-        "locked", "owner", "fast", "offset",
+        "locked", "owner", "fast", "offset", "emitted",
     )
 
     def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
@@ -90,6 +94,9 @@ class JobRecord:
         self.fast = False          # not locked and nobody subscribed: hooks append lock-free
         # Taken once per record: wall-clock steps during a job do not reorder its trace.
         self.offset = time.time() - time.perf_counter()
+        # (payload, its copy) of the last emit: the delivery that follows at once hands the
+        # receiver that same dict, so its slot_call reuses the copy (one copy per hop, not two)
+        self.emitted: tuple[Any, Any] | None = None
 
     def entries(self) -> list[tuple[Any, ...]]:
         """The retained events, expanded (see :func:`expand`), in seq order."""

@@ -8,6 +8,12 @@ objects until someone reads: :class:`ExecutionEvent` objects, payload summaries 
 at record time (for :class:`~routilux.monitoring.event_manager.JobEventManager`), under the
 record's lock together with the append, so subscribers see the ring's order.
 
+Payloads of ``slot_call`` and ``event_emit`` events are shallow copies taken at record time (one
+dict copy per hop: a delivery right after its emit shares the emit's copy), so a handler that
+changes its payload dict, or a debugger's ``set_variable``, does not rewrite earlier events. Values
+*nested* in a payload (a list, a dict, an object) are still shared with the handler and summarised
+only when read: mutating one in place after it was recorded shows in the trace read later.
+
 Ring entries and why the ring is flat: :mod:`routilux.monitoring.job_record`. Times in the ring
 are ``time.perf_counter()`` values (routine events reuse the engine's own reads), turned into
 epoch seconds when read.

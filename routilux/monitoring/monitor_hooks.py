@@ -4,7 +4,8 @@ Budget: with monitoring on, a hop may cost at most twice a hop with it off (DESI
 the engine's own hooked path already spends much of that. So each hop hook does the least that
 keeps the contract: find the job's record (cached on the JobState as ``_monitor_rec``), append
 one tuple to its ring, bump an ``itertools.count``; payload summaries and event objects are built
-only when read. For a sequential job every hop hook runs on that job's single worker, so the
+only when read (the payload dict itself is copied shallowly, once per hop, so later changes to it
+do not rewrite the trace). For a sequential job every hop hook runs on that job's single worker, so the
 append needs no lock (see :class:`~routilux.monitoring.monitor_collector._JobRecord`); concurrent
 jobs and recording while live subscribers exist take the record's lock. Breakpoint and debugger
 work happens only when a breakpoint or a debug session exists.
@@ -123,6 +124,11 @@ class MonitoringHooks(ExecutionHooks):
         except AttributeError:
             rec = self._rec(job_state)
         src = source.activation_id if source is not None else None
+        # A shallow copy: the handler (or a debugger's set_variable) may change the payload
+        # later, and the trace must show what was delivered (summarised only when read). A
+        # delivery right after an emit gets the emitted dict itself: reuse the emit's copy.
+        pair = rec.emitted
+        data = pair[1] if pair is not None and pair[0] is data else data.copy()
         if rec.fast:
             entry = (next(rec.counter), _clock(), "slot_call", routine_id, data, slot_name, src)
             rec.ring.append(entry)
@@ -218,8 +224,10 @@ class MonitoringHooks(ExecutionHooks):
         except AttributeError:
             rec = self._rec(job_state)
         act_id = activation.activation_id if activation is not None else None
+        copy = data.copy()   # the receivers get this very dict: keep what was emitted
+        rec.emitted = (data, copy)   # one tuple: concurrent writers cannot mix up a pair
         if rec.fast:
-            entry = (next(rec.counter), _clock(), "event_emit", routine_id, data, event_name,
+            entry = (next(rec.counter), _clock(), "event_emit", routine_id, copy, event_name,
                      act_id)
             rec.ring.append(entry)
             next(rec.emit_counter)
@@ -227,10 +235,11 @@ class MonitoringHooks(ExecutionHooks):
                 self.collector.publish_late(rec, entry)
         else:
             self.collector.append_locked(
-                rec, (_clock(), "event_emit", routine_id, data, event_name, act_id),
+                rec, (_clock(), "event_emit", routine_id, copy, event_name, act_id),
                 rec.emit_counter)
         events = self._bp_events
         if events is not None and routine_id in events:
+            rec.emitted = None   # a breakpoint may pause here and edit the payload: copy again
             self.debugger.event_emitted(activation, job_state, routine_id, event_name, data)
 
     def _record_hit(

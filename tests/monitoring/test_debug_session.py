@@ -484,3 +484,17 @@ def test_step_into_from_an_event_nobody_receives_stops_at_the_next_activation(
     assert session.paused_at["routine_id"] == "mid" and session.variables()["local"] == {"v": 1}
     session.resume()
     assert job.wait(5) and str(job.status) == "completed"
+
+
+def test_set_variable_does_not_rewrite_the_traced_payload(registry: MonitoringRegistry) -> None:
+    flow, sink = pipeline("setvar-trace")
+    registry.breakpoint_manager.set_breakpoint(job_id="svt", routine_id="r2", condition="value == 500")
+    session = _session(registry, "svt")
+    job = flow.start("r1", {"values": [5, 500]}, job_id="svt")
+    assert session.wait_until_paused(5)
+    session.set_variable("value", 1000)
+    session.resume()
+    assert job.wait(5) and sink.received == [5, 1000]
+    calls = [e.data for e in registry.monitor_collector.get_execution_trace("svt")
+             if e.event_type == "slot_call" and e.routine_id == "r2"]
+    assert calls == [{"value": 5}, {"value": 500}]   # what was delivered, before the edit

@@ -271,3 +271,44 @@ def test_reading_a_record_under_its_own_lock_cannot_deadlock() -> None:
     reader.join(5)
     assert not reader.is_alive(), "entries() deadlocked under its own record lock"
     assert got == [[]]
+
+
+class _Mutator(Routine):
+    """Overwrites a key of the payload it received, after its slot_call was traced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", self.run)
+        self.define_event("out", ["x"])
+
+    def run(self, data):
+        self.emit("out", **data)
+        data["x"] = "changed"
+
+
+class _MutateOnArrival(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("inp", self.run)
+
+    def run(self, data):
+        data["x"] = "rewritten by the receiver"
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "concurrent"])
+def test_a_handler_mutating_its_payload_does_not_rewrite_the_trace(
+    registry: MonitoringRegistry, strategy: str,
+) -> None:
+    flow = Flow(f"mutate-{strategy}", execution_strategy=strategy)
+    flow.add_routine(_Mutator(), "m")
+    flow.add_routine(_MutateOnArrival(), "r")
+    flow.connect("m", "out", "r", "inp")
+    job = flow.execute("m", {"x": "original"}, timeout=10)
+    assert str(job.status) == "completed"
+    trace = registry.monitor_collector.get_execution_trace(job.job_id)
+    payloads = [(e.event_type, e.routine_id, e.data) for e in trace
+                if e.event_type in ("slot_call", "event_emit")]
+    # The emit hands the receiver the very dict it emitted (one target, no mapping): the
+    # receiver rewriting it must not rewrite the emit's or the delivery's history either.
+    assert payloads == [("slot_call", "m", {"x": "original"}), ("event_emit", "m", {"x": "original"}),
+                        ("slot_call", "r", {"x": "original"})]
