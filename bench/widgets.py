@@ -36,7 +36,7 @@ BUSY_SECONDS = 5
 HOPS_PER_SECOND = 2600  # 4 monitoring events per hop (emit, slot call, routine start, end): ~10.4k/s
 
 sys.path.insert(0, str(ROOT))
-from tests.browser.lab import Lab, browser, notebook_json  # noqa: E402  (shared harness)
+from tests.browser.lab import KERNEL_IDLE, RUN_CELL, Lab, browser, notebook_json  # noqa: E402  (shared harness)
 
 FLOW_CODE = f'''from routilux import Flow, Routine
 import random, time
@@ -105,17 +105,6 @@ job = busy.execute("pacer", {{"rate": {HOPS_PER_SECOND}, "seconds": {BUSY_SECOND
 m = MonitoringRegistry.get_instance().monitor_collector.get_metrics(job.job_id)
 print("BUSY", job.status, m.total_events, round(m.duration, 3))'''
 
-KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return Boolean(k && k.status === 'idle');
-}"""
-RUN_CELL = """(i) => {
-  const nb = window.jupyterapp.shell.currentWidget;
-  nb.content.activeCellIndex = i;
-  window.jupyterapp.commands.execute('notebook:run-cell');
-  return performance.now();
-}"""
 PROBES = """() => {
   const rx = (window.__rxBench = { gaps: [], longtasks: [], lag: 0, stop: false });
   let last = performance.now();

@@ -1,134 +1,59 @@
-"""A real ``jupyter lab`` subprocess and headless Debian Chromium, for browser tests and benches.
+"""JupyterLab / Notebook 7 for browser tests and benches, and headless Debian Chromium to drive it.
 
-Everything the server writes (runtime files, settings, workspaces) goes under one temporary root,
-and the server is always stopped (its process group terminated, then killed) on exit.
+The process itself (private state, token, start-up, stop) is ``tests.support.JupyterProcess``; this
+module adds what a browser page needs: Lab's app object exposed to the page, no news pop-up, the
+page-side scripts to run cells, and the Chromium page with its console errors collected.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "Lab", "browser", "notebook_json"]
+from tests.support import JupyterProcess
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "KERNEL_IDLE", "RUN_CELL", "Lab", "browser", "notebook_json"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
-JUPYTER = Path(sys.executable).with_name("jupyter")
+# True once the current notebook's kernel is connected and idle.
+KERNEL_IDLE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return Boolean(k && k.status === 'idle');
+}"""
+# Run cell ``i`` through the app's own command without awaiting it (a cell may block on purpose);
+# returns the page's clock when the command was issued.
+RUN_CELL = """(i) => {
+  const nb = window.jupyterapp.shell.currentWidget;
+  nb.content.activeCellIndex = i;
+  window.jupyterapp.commands.execute('notebook:run-cell');
+  return performance.now();
+}"""
 
 
-class Lab:
-    """``jupyter lab`` on a free port, rooted at ``root``; use as a context manager."""
+class Lab(JupyterProcess):
+    """``jupyter lab`` (or ``app="notebook"``) on a free port, rooted at ``root``; its state is
+    under ``root/.jupyter`` (hidden from the file browser)."""
 
     def __init__(self, root: Path, *, app: str = "lab", timeout: float = 90.0) -> None:
+        # window.jupyterapp lets a test run cells through Lab's own commands.
+        super().__init__(root / ".jupyter", app, root_dir=root, args=["--expose-app-in-browser"],
+                         timeout=timeout)
         self.root = root
-        self.app = app
-        self.timeout = timeout
-        self.token = secrets.token_hex(16)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.log_path = root / ".lab.log"
 
-    def __enter__(self) -> Lab:
-        runtime = self.root / ".runtime"
-        runtime.mkdir(parents=True, exist_ok=True)
+    def start(self) -> Lab:
         if self.app == "lab":
             # No news pop-up over the cells (and no request to the internet for it).
-            notification = self.root / ".settings" / "@jupyterlab" / "apputils-extension"
+            notification = self.lab_settings_dir / "@jupyterlab" / "apputils-extension"
             notification.mkdir(parents=True, exist_ok=True)
             (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-        env = dict(os.environ)
-        env.update({
-            "JUPYTER_RUNTIME_DIR": str(runtime),
-            "JUPYTERLAB_SETTINGS_DIR": str(self.root / ".settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(self.root / ".workspaces"),
-            # Server-side state (routilux history database included) stays in the temporary root.
-            "JUPYTER_DATA_DIR": str(self.root / ".data"),
-            "PYTHONUNBUFFERED": "1",
-        })
-        cmd = [
-            str(JUPYTER), self.app, "--allow-root", "--no-browser", "--port=0",
-            f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.root}",
-            "--ServerApp.ip=127.0.0.1",
-            # window.jupyterapp lets a test run cells through Lab's own commands.
-            "--expose-app-in-browser",
-        ]
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                     cwd=self.root, start_new_session=True)
-        try:
-            self.url = self._wait_for_url(runtime)
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _wait_for_url(self, runtime: Path) -> str:
-        assert self.proc is not None
-        info = runtime / f"jpserver-{self.proc.pid}.json"
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter {self.app} exited early:\n{self.log()}")
-            if info.is_file():
-                try:
-                    return str(json.loads(info.read_text())["url"])
-                except (ValueError, KeyError):
-                    pass  # half-written; read again
-            time.sleep(0.1)
-        raise TimeoutError(f"jupyter {self.app} did not start in {self.timeout} s:\n{self.log()}")
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.api_url("api/status"), timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError(f"jupyter {self.app} never answered /api/status:\n{self.log()}")
-
-    def api_url(self, path: str) -> str:
-        return f"{self.url}{path}?token={self.token}"
-
-    def page_url(self, path: str) -> str:
-        return f"{self.url}{path}?token={self.token}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(10)
+        return super().start()
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .lab import CHROMIUM, Lab, browser, notebook_json
+from .lab import CHROMIUM, KERNEL_IDLE, RUN_CELL, Lab, browser, notebook_json
 from .notebook_cells import CELLS, RELEASED_TEXT, ROUTINES
 
 pytestmark = [
@@ -21,18 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is missing: make browser-deps"),
 ]
 
-KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return Boolean(k && k.status === 'idle');
-}"""
-# Run one cell through the app's own command; do not await it (the last cell blocks on purpose).
-RUN_CELL = """(i) => {
-  const nb = window.jupyterapp.shell.currentWidget;
-  nb.content.activeCellIndex = i;
-  window.jupyterapp.commands.execute('notebook:run-cell');
-  return true;
-}"""
 TIMEOUT = 60_000
 # Notebook 7.6.5 itself throws this on every notebook page (its shortcuts plugin reads the schema of
 # the kernels-settings plugin it does not ship); reproduced on a bare "1+1" notebook without
