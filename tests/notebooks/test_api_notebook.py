@@ -11,15 +11,16 @@ the runtime directory it shares with the server), as it does when a user runs it
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from jupyter_process import JupyterProcess, ServerKernelManager
+from jupyter_process import ServerKernelManager
 from nbclient import NotebookClient
 from test_notebooks import NOTEBOOKS, problems
+
+from tests.support import JupyterProcess
 
 NAME = "03_api_access.ipynb"
 
@@ -29,15 +30,13 @@ def server(tmp_path: Path) -> Any:
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOKS / NAME, root / NAME)
-    argv = [str(Path(sys.executable).with_name("jupyter")), "server",
-            f"--ServerApp.root_dir={root}"]
-    with JupyterProcess(argv, cwd=root, state_dir=tmp_path / "state") as proc:
+    with JupyterProcess(tmp_path / "state", "server", root_dir=root) as proc:
         yield proc
 
 
 @pytest.mark.slow
 def test_api_notebook_runs_in_a_server_kernel(server: JupyterProcess) -> None:
-    status, session = server.request("POST", "api/sessions", {
+    status, session = server.call("POST", "api/sessions", {
         "path": NAME, "name": NAME, "type": "notebook", "kernel": {"name": "python3"}})
     assert status == 201, session
     kernel_id = session["kernel"]["id"]
@@ -48,11 +47,11 @@ def test_api_notebook_runs_in_a_server_kernel(server: JupyterProcess) -> None:
     try:
         client.execute()
         # The flow built in the notebook is in the server's API, owned by that kernel.
-        status, flows = server.request("GET", "api/flows")
+        status, flows = server.call("GET", "api/flows")
     finally:
         if client.kc is not None:
             client.kc.stop_channels()
-        server.request("DELETE", f"api/sessions/{session['id']}")
+        server.call("DELETE", f"api/sessions/{session['id']}")
     found = problems(nb)
     assert not found, "\n".join(found) + "\n--- server log ---\n" + server.log()
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import pytest
-from jupyter_process import JupyterProcess
+
+from tests.support import JUPYTER, JupyterProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -52,17 +52,17 @@ def test_readme_links_and_screenshot_exist() -> None:
 @pytest.mark.slow
 def test_run_opens_jupyterlab_on_the_quickstart_with_routilux(tmp_path: Path) -> None:
     (line,) = recipe("run")
-    argv = shlex.split(line.replace("$(VENV)/bin/jupyter", str(Path(sys.executable).with_name("jupyter")))
+    argv = shlex.split(line.replace("$(VENV)/bin/jupyter", str(JUPYTER))
                        .replace("$(ROOT_FLAG)", ""))
     assert argv[1] == "lab" and argv[-1] == "notebooks/01_quickstart.ipynb"
-    with JupyterProcess(argv, cwd=ROOT, state_dir=tmp_path) as server:
-        status, health = server.request("GET", "api/health")
+    with JupyterProcess(tmp_path, command=argv, cwd=ROOT) as server:
+        status, health = server.call("GET", "api/health")
         assert status == 200 and health["status"] == "ok", health
         assert {"kind": "server", "kernel_id": None, "notebook_path": None} in health["owners"]
         # A file argument makes its folder the root and the file the one Lab opens.
-        status, info = server.request("GET", "api/contents/01_quickstart.ipynb?content=0")
+        status, info = server.call("GET", "api/contents/01_quickstart.ipynb?content=0")
         assert status == 200 and info["type"] == "notebook", info
-        status, page = server.request("GET", "lab/tree/01_quickstart.ipynb")
+        status, page = server.call("GET", "lab/tree/01_quickstart.ipynb")
         assert status == 200 and "jupyter-config-data" in page
-        status, exts = server.request("GET", "api/status")
+        status, exts = server.call("GET", "api/status")
         assert status == 200
