@@ -30,9 +30,9 @@ from typing import Any
 
 from bench.common import ROOT, Row
 
-sys.path.insert(0, str(ROOT / "tests" / "kernel"))
-
-from harness import JupyterServer, Kernel, wait_for  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from tests.kernel.harness import JupyterServer, Kernel, wait_for  # noqa: E402  (shared harness)
+from tests.support import receive_all  # noqa: E402
 
 SECTION = "bridge"
 
@@ -100,13 +100,7 @@ class _Monitor:
         self._thread.start()
 
     def _read(self) -> None:
-        while True:
-            try:
-                raw = self.ws.recv()
-            except Exception:
-                return
-            if not raw:  # closed
-                return
+        for raw in receive_all(self.ws):
             self.raw.append((time.time(), raw))
             if '"gap"' in raw:
                 for item in json.loads(raw).get("events", ()):

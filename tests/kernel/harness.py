@@ -8,27 +8,16 @@ variables included) and run code over ``/api/kernels/{id}/channels``, the path a
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import websocket  # websocket-client
+from tests.support import JupyterProcess, receive_all
 
-JUPYTER = Path(sys.executable).with_name("jupyter")
-_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/")
-_BRIDGE = re.compile(r"kernel bridge at ws://127\.0\.0\.1:(\d+)/")
+_BRIDGE = r"kernel bridge at ws://127\.0\.0\.1:(\d+)/"
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
@@ -43,135 +32,29 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) 
         time.sleep(interval)
 
 
-class JupyterServer:
-    """One ``jupyter server --port=0`` process with a token, a tmp root and a tmp history."""
+class JupyterServer(JupyterProcess):
+    """``jupyter server`` with a token, rooted at ``root``, history in ``root/history.sqlite``;
+    started on construction, once its kernel bridge is listening."""
 
     def __init__(self, root: Path, token: str, *, extra_args: tuple[str, ...] = ()) -> None:
         self.root = root
-        self.token = token
         self.history_db = root / "history.sqlite"
-        env = dict(os.environ)
-        env.update(
-            HOME=str(root),
-            JUPYTER_CONFIG_DIR=str(root / ".jupyter-config"),
-            JUPYTER_DATA_DIR=str(root / ".jupyter-data"),
-            JUPYTER_RUNTIME_DIR=str(root / ".jupyter-runtime"),
-            PYTHONUNBUFFERED="1",
-        )
-        for key in ("JUPYTER_CONFIG_PATH", "ROUTILUX_BRIDGE_URL", "ROUTILUX_BRIDGE_SECRET"):
-            env.pop(key, None)
-        self.log: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
-        self.proc = subprocess.Popen(
-            [
-                str(JUPYTER), "server", "--port=0", "--allow-root", "--no-browser",
-                f"--ServerApp.root_dir={root}",
-                f"--IdentityProvider.token={token}",
-                f"--RoutiluxExtension.history_db={self.history_db}",
-                *extra_args,
-            ],
-            env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
+        super().__init__(root / ".jupyter", "server", root_dir=root, token=token, timeout=60,
+                         args=[f"--RoutiluxExtension.history_db={self.history_db}", *extra_args])
+        self.start()
         try:
-            self.port, self.bridge_port = self._wait_for_ports(timeout=60)
-            self.base = f"http://127.0.0.1:{self.port}"
-            self._wait_listening(timeout=30)
+            self.bridge_port = int(self.wait_for_log(_BRIDGE, timeout=30).group(1))
         except BaseException:
             self.stop()
             raise
 
-    def _pump(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
-            self._lines.put(line)
-
-    def _wait_for_ports(self, timeout: float) -> tuple[int, int]:
-        port = bridge = None
-        deadline = time.monotonic() + timeout
-        while port is None or bridge is None:
-            try:
-                line = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError("jupyter server never printed its URLs:\n"
-                                     + "".join(self.log)) from None
-            if bridge is None and (m := _BRIDGE.search(line)):
-                bridge = int(m.group(1))
-            if port is None and (m := _URL.search(line)):
-                port = int(m.group(1))
-        return port, bridge
-
-    def _wait_listening(self, timeout: float) -> None:
-        def listening() -> bool:
-            assert self.proc.poll() is None, "jupyter server exited:\n" + "".join(self.log)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            except OSError:
-                return False
-            return True
-
-        wait_for(listening, timeout, "the server's port to open")
-
-    # -- HTTP -------------------------------------------------------------------------------
-
-    def call(self, method: str, path: str, body: Any = None,
-             timeout: float = 30) -> tuple[int, Any]:
-        """``(status, json)`` of ``METHOD {base}/{path}`` with the token."""
-        data = None if body is None else json.dumps(body).encode()
-        if data is None and method in ("POST", "PUT"):
-            data = b""
-        req = urllib.request.Request(
-            f"{self.base}/{path.lstrip('/')}", data=data, method=method,
-            headers={"Authorization": f"token {self.token}",
-                     "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode(errors="replace")
-        return status, payload
-
-    def api(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-        status, payload = self.call(method, f"api/{path.lstrip('/')}", body)
-        assert status == expect, (method, path, status, payload)
-        return payload
-
-    def websocket(self, path: str, timeout: float = 10) -> websocket.WebSocket:
-        return websocket.create_connection(
-            f"ws://127.0.0.1:{self.port}/{path.lstrip('/')}",
-            header=[f"Authorization: token {self.token}"], timeout=timeout,
-        )
-
-    def rss_kb(self) -> int:
-        """Resident memory of the server process (Linux)."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    # -- kernels ----------------------------------------------------------------------------
-
     def start_kernel(self, notebook: str) -> Kernel:
+        """A kernel of a new session for ``notebook``, through ``POST /api/sessions``."""
         session = self.api("POST", "sessions", {
             "path": notebook, "type": "notebook", "name": "",
             "kernel": {"name": "python3"},
         }, expect=201)
         return Kernel(self, session["kernel"]["id"], notebook)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @dataclass
@@ -206,13 +89,7 @@ class Kernel:
         self.run("1", timeout=60)
 
     def _read(self) -> None:
-        while True:
-            try:
-                raw = self.ws.recv()
-            except Exception:
-                return
-            if not raw:
-                return
+        for raw in receive_all(self.ws):
             msg = json.loads(raw)
             parent = (msg.get("parent_header") or {}).get("msg_id")
             with self._lock:
