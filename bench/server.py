@@ -19,12 +19,8 @@ import http.client
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -71,50 +67,22 @@ class BenchStep(Routine):
 
 
 class _Server:
-    """A ``jupyter server --port=0`` subprocess with the routilux extension (auto-enabled)."""
+    """``jupyter-server`` with the routilux extension (auto-enabled), plus one keep-alive HTTP
+    connection so the timed requests measure the server, not TCP set-up."""
 
     def __init__(self, workdir: Path) -> None:
-        self.token = secrets.token_hex(16)
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(workdir / "config"), JUPYTER_DATA_DIR=str(workdir / "data"),
-            JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        )
+        from tests.support import JupyterProcess  # not at import: this module loads in the server
+
         prefix = os.environ.get("ROUTILUX_BENCH_SERVER_PREFIX", "").split()  # e.g. a profiler
-        command = prefix + [str(Path(sys.executable).with_name("jupyter-server"))]
-        self.proc = subprocess.Popen(
-            [*command, "--port=0", "--allow-root", "--no-browser",
-             f"--ServerApp.root_dir={workdir}", f"--IdentityProvider.token={self.token}",
-             "--ServerApp.log_level=WARN", "--RoutiluxExtension.log_level=WARN",
-             f"--RoutiluxExtension.history_db={workdir / 'history.sqlite'}",
-             "--RoutiluxExtension.routine_modules=bench.server"],
-            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        self.log: list[str] = []
-
-        def pump() -> None:
-            assert self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.log.append(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        # The server info file names the port (the log is quiet at WARN level).
-        info = workdir / "runtime" / f"jpserver-{self.proc.pid}.json"
-        deadline = time.monotonic() + 60
-        while not info.exists():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("jupyter server did not start:\n" + "".join(self.log))
-            time.sleep(0.05)
-        self.port = int(json.loads(info.read_text())["port"])
-        while True:  # the URL is logged before the port is bound
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("jupyter server never listened:\n" + "".join(self.log))
-                time.sleep(0.05)
+        self.jupyter = JupyterProcess(
+            workdir / "state", root_dir=workdir, pythonpath=[ROOT], timeout=60,
+            command=[*prefix, str(Path(sys.executable).with_name("jupyter-server"))],
+            args=["--ServerApp.log_level=WARN", "--RoutiluxExtension.log_level=WARN",
+                  f"--RoutiluxExtension.history_db={workdir / 'history.sqlite'}",
+                  "--RoutiluxExtension.routine_modules=bench.server"],
+        ).start()
+        self.token = self.jupyter.token
+        self.port = self.jupyter.port
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
@@ -128,23 +96,12 @@ class _Server:
         return json.loads(raw) if raw else None
 
     def websocket(self, path: str) -> Any:
-        import websocket  # websocket-client (a test dependency)
-
-        return websocket.create_connection(
-            f"ws://127.0.0.1:{self.port}/api/{path}",
-            header=[f"Authorization: token {self.token}"], timeout=30,
-            skip_utf8_validation=True,  # its pure-Python UTF-8 check would be the bottleneck
-        )
+        # Its pure-Python UTF-8 check would be the bottleneck.
+        return self.jupyter.websocket(f"api/{path}", timeout=30, skip_utf8_validation=True)
 
     def stop(self) -> None:
         self.conn.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        self.jupyter.stop()
 
 
 def _pct(values: list[float], p: float) -> float:
