@@ -58,7 +58,10 @@ class DebugSession:
         self._locals: Any = None          # frame locals (dict written back on resume, or proxy)
         self._payload: dict[str, Any] | None = None   # what set_variable(scope="local") edits
         self._job_state: Any = None
-        self._pausing = False             # worker is between runtime.pause() and _enter()
+        self._pausing = False             # worker entered here but has not paused the job yet
+        self._early_release = False       # a command came while _pausing: worker resumes itself
+        self._pending_hit: Callable[[], None] | None = None   # publishes breakpoint_hit
+        self._resumes_recorded = 0        # job_resumed events traced (see _resume_recorded)
         # Worker-side helpers (see debugger.py)
         self._pause_lock = threading.Lock()   # one paused worker per job at a time
         self._step_frame: FrameType | None = None
@@ -70,9 +73,16 @@ class DebugSession:
     def _enter(
         self, activation: Activation | None, job_state: Any, location: dict[str, Any], reason: str,
         breakpoint_id: str | None, frame: FrameType | None, payload: dict[str, Any] | None,
+        hit: Callable[[], None] | None = None,
     ) -> None:
-        """The worker paused here (called after ``runtime.pause()``)."""
+        """The worker pauses here (called right *before* ``runtime.pause()``, see
+        :func:`~routilux.monitoring.debugger.pause_worker`): from now on commands are accepted."""
         with self._cond:
+            self._pending_hit = hit
+            if self.status in ENDED:   # ended just now: runtime.pause() will refuse too
+                return
+            self._pausing = True
+            self._early_release = False
             self._activation = activation
             self._job_state = job_state
             self._frame = frame
@@ -82,9 +92,39 @@ class DebugSession:
             self.pause_reason = reason
             self.breakpoint_id = breakpoint_id
             self.status = "paused"
-            self._pausing = False
             self.pause_count += 1
             self._cond.notify_all()
+
+    def _take_pending_hit(self) -> Callable[[], None] | None:
+        """The breakpoint_hit publisher of the pause in progress (once), or ``None``."""
+        with self._cond:
+            hit, self._pending_hit = self._pending_hit, None
+            return hit
+
+    def _job_paused(self) -> bool:
+        """The worker paused the job; ``True`` if a command released the session meanwhile
+        (its ``runtime.resume()`` came too early to release anything: the worker resumes)."""
+        with self._cond:
+            self._pausing = False
+            early, self._early_release = self._early_release, False
+            return early
+
+    def _resume_recorded(self) -> None:
+        """The job's ``job_resumed`` was traced (called by the monitoring hooks)."""
+        with self._cond:
+            self._resumes_recorded += 1
+            self._cond.notify_all()
+
+    def _wait_resume_recorded(self, seen: int, timeout: float) -> None:
+        """Block the released worker until the resume that released it is traced.
+
+        The engine reports a resume from the resuming thread after waking the worker; without
+        this wait the worker could finish the job (or pause again) before ``job_resumed`` is
+        recorded, and the trace would show the events out of order.
+        """
+        with self._cond:
+            self._cond.wait_for(lambda: self._resumes_recorded > seen or self.status in ENDED,
+                                timeout)
 
     def _leave(self) -> None:
         """The worker was released (by a step command, a resume or a cancel)."""
@@ -94,6 +134,8 @@ class DebugSession:
                 self.paused_at = None
             self._activation = self._frame = self._locals = self._payload = None
             self.breakpoint_id = None
+            self._pausing = self._early_release = False
+            self._pending_hit = None
 
     def _note_status(self, status: str, job_state: Any = None) -> None:
         """A job status change seen through the hooks (user pause/resume, job end)."""
@@ -114,7 +156,8 @@ class DebugSession:
                 self.pause_reason = "pause"
                 self.pause_count += 1
             elif status == "running":
-                if self.status == "paused":
+                # A resume's note can arrive after the worker already entered its next pause
+                if self.status == "paused" and not self._pausing:
                     self.status = "running"
                     self.paused_at = None
             elif status in ENDED:
@@ -270,6 +313,8 @@ class DebugSession:
     def _release(self, mode: str | None, what: str) -> dict[str, Any]:
         with self._cond:
             self._require_paused_locked(what)
+            if self._pausing:
+                self._early_release = True
             self.step_mode = mode
             self._step_frame = self._frame if mode == "line_over" else None
             self.status = "running"

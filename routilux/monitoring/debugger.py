@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -35,6 +36,9 @@ _PKG = os.path.dirname(os.path.abspath(routilux.__file__))
 # Engine, monitoring and service code is never stepped into; user routines elsewhere are.
 _INTERNAL_DIRS = frozenset({_PKG, os.path.join(_PKG, "monitoring"), os.path.join(_PKG, "service")})
 _internal_cache: dict[str, bool] = {}
+# How long a released worker waits for its job_resumed to be traced (normally microseconds:
+# the resuming thread reports it right after waking the worker).
+RESUME_TRACE_WAIT = 0.5
 
 
 def is_internal_file(filename: str) -> bool:
@@ -50,25 +54,44 @@ def pause_worker(
     session: DebugSession, runtime: Any, activation: Activation | None, job_state: Any,
     location: dict[str, Any], reason: str, breakpoint_id: str | None = None,
     frame: FrameType | None = None, payload: dict[str, Any] | None = None,
+    hit: Callable[[], None] | None = None,
 ) -> bool:
-    """Pause the job on this worker until released; ``False`` when the job ended meanwhile."""
+    """Pause the job on this worker until released; ``False`` when the job ended meanwhile.
+
+    Order matters to clients that act the moment they hear of a pause: the session is paused
+    first, then the job (``runtime.pause``), and only the job's status hook publishes
+    ``breakpoint_hit`` (``hit``) and ``job_paused``. A command that arrives before the job is
+    paused is remembered, and the worker resumes the job itself.
+    """
     with session._pause_lock:  # a second worker hitting a breakpoint waits its turn
         if runtime is None or runtime.is_cancelled or runtime.is_terminal:
+            if hit is not None:
+                hit()
             return False
-        with session._cond:
-            session._pausing = True
+        session._enter(activation, job_state, location, reason, breakpoint_id, frame, payload, hit)
+        resumes = session._resumes_recorded
         try:
-            runtime.pause(reason)
-        except InvalidStateError:  # ended between the check and the pause
-            with session._cond:
-                session._pausing = False
-            return False
-        session._enter(activation, job_state, location, reason, breakpoint_id, frame, payload)
-        try:
+            try:
+                runtime.pause(reason)
+            except InvalidStateError:  # ended between the check and the pause
+                hit = session._take_pending_hit()
+                if hit is not None:
+                    hit()
+                return False
+            hit = session._take_pending_hit()
+            if hit is not None:   # the job was paused already (no status hook ran): publish
+                hit()
+            if session._job_paused():
+                try:
+                    runtime.resume()
+                except InvalidStateError:
+                    pass
             ok = runtime.wait_while_paused()
+            if ok:
+                session._wait_resume_recorded(resumes, RESUME_TRACE_WAIT)
+            return ok
         finally:
             session._leave()
-        return ok
 
 
 def _is_delivery(target: tuple[Any, str, int] | None, act: Activation) -> bool:
@@ -219,10 +242,11 @@ class WorkerDebugger:
             session._delivery = None
             location = {"routine_id": act.routine_id, "slot_name": act.slot.name,
                         "event_name": None, "line": None}
+            hit = None
             if bp is not None:
-                self.record_hit(job_state, act, bp, location)
+                hit = partial(self.record_hit, job_state, act, bp, dict(location))
             ok = pause_worker(session, runtime, act, job_state, location, reason,
-                              bp.breakpoint_id if bp else None, None, act.data)
+                              bp.breakpoint_id if bp else None, None, act.data, hit)
             if not ok:
                 return
         if session is not None and session.step_mode == "enter":
@@ -254,13 +278,13 @@ class WorkerDebugger:
         location = {"routine_id": routine_id,
                     "slot_name": activation.slot.name if activation is not None else None,
                     "event_name": event_name, "line": line, "function": function, "file": file}
-        self.record_hit(job_state, activation, bp, location)
         runtime = activation.runtime if activation is not None else job_state.runtime
         tracer = session._tracer
         session.step_mode = None
         session._delivery = None
         pause_worker(session, runtime, activation, job_state, location, "breakpoint",
-                     bp.breakpoint_id, None, data)
+                     bp.breakpoint_id, None, data,
+                     partial(self.record_hit, job_state, activation, bp, dict(location)))
         if session.step_mode == "enter_delivery":
             # The engine creates the delivery's activations after this returns: any activation
             # of this emitter and event with a larger id than this floor is one of them (older

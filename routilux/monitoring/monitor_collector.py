@@ -150,20 +150,25 @@ class MonitorCollector:
         return rec
 
     def job_status(self, job_id: str, status: str, reason: str | None = None) -> None:
-        """Trace ``job_paused`` / ``job_resumed``."""
+        """Trace ``job_paused`` / ``job_resumed`` (ignored once the job has ended: the engine
+        reports a resume after waking the job, which may finish first)."""
         rec = self.record_for(job_id)
-        rec.status = status
-        self.record(rec, "job_paused" if status == "paused" else "job_resumed", None, status=status,
-                    extra={"reason": reason} if reason else None)
+        with rec.lock:   # (re-entrant) atomic with job_ended's status change
+            if rec.status in TERMINAL:
+                return
+            rec.status = status
+            self.record(rec, "job_paused" if status == "paused" else "job_resumed", None,
+                        status=status, extra={"reason": reason} if reason else None)
 
     def job_ended(self, job_id: str, status: str, error: Any = None) -> None:
         """Trace the terminal event and stamp the end time."""
         rec = self.record_for(job_id)
-        rec.status = status
-        rec.end_time = time.time()
         etype = {"completed": "job_completed", "cancelled": "job_cancelled"}.get(status, "job_failed")
         extra = {"error": str(error)[:1000]} if error else None
-        self.record(rec, etype, None, status=status, extra=extra)
+        with rec.lock:
+            rec.status = status
+            rec.end_time = time.time()
+            self.record(rec, etype, None, status=status, extra=extra)
 
     @staticmethod
     def update_routine(

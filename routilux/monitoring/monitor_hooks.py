@@ -84,22 +84,34 @@ class MonitoringHooks(ExecutionHooks):
             store.record_job(job_state.to_dict())
 
     def on_job_status(self, *, job_state: JobState, flow: Flow, status: str) -> None:
-        self._rec(job_state)
+        rec = self._rec(job_state)
         runtime = job_state.runtime
-        self.collector.job_status(job_state.job_id, status,
-                                  runtime.pause_reason if runtime is not None else None)
+        # The session first, then the events: a client acting on job_paused (or on the
+        # breakpoint_hit published with it) must find the session paused already.
         session = self._session_map.get(job_state.job_id)
+        hit = None
         if session is not None:
             session._note_status(status, job_state)
+            if status == "paused":
+                hit = session._take_pending_hit()
+        # breakpoint_hit and job_paused back to back: a controller that steps on the first one
+        # records its job_resumed (under this lock) after both.
+        with rec.lock:
+            if hit is not None:
+                hit()
+            self.collector.job_status(job_state.job_id, status,
+                                      runtime.pause_reason if runtime is not None else None)
+        if session is not None and status == "running":
+            session._resume_recorded()   # a worker released by the debugger may go on now
 
     def on_job_end(self, *, job_state: JobState, flow: Flow) -> None:
         job_id = job_state.job_id
         self._rec(job_state)
         status = str(job_state.status)
-        self.collector.job_ended(job_id, status, job_state.error)
         session = self._session_map.get(job_id)
-        if session is not None:
+        if session is not None:   # before the terminal event is published (see on_job_status)
             session._note_status(status, job_state)
+        self.collector.job_ended(job_id, status, job_state.error)
         store = self.registry.history_store
         if store is not None:
             collector = self.collector

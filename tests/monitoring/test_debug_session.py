@@ -498,3 +498,70 @@ def test_set_variable_does_not_rewrite_the_traced_payload(registry: MonitoringRe
     calls = [e.data for e in registry.monitor_collector.get_execution_trace("svt")
              if e.event_type == "slot_call" and e.routine_id == "r2"]
     assert calls == [{"value": 5}, {"value": 500}]   # what was delivered, before the edit
+
+
+def _switch_fast() -> Any:
+    """Hand the GIL over as often as possible, so a woken subscriber runs at once."""
+    import sys
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    return lambda: sys.setswitchinterval(old)
+
+
+def test_a_subscriber_can_step_as_soon_as_it_sees_breakpoint_hit(
+    registry: MonitoringRegistry,
+) -> None:
+    # A client acting on breakpoint_hit, or on the job_paused of a step, the moment it arrives
+    # must find the job paused (no InvalidStateError, which is the API's 409): both events are
+    # published only once the session and the job are paused.
+    flow, sink = pipeline("instant")
+    registry.breakpoint_manager.set_breakpoint(flow_id="instant", routine_id="r2")
+    restore = _switch_fast()
+    try:
+        for i in range(200):
+            job_id = f"instant-{i}"
+            session = registry.debug_session_store.get_or_create(job_id)
+            sub = registry.event_manager.subscribe(job_id, max_queue=1000)
+            failures: list[BaseException] = []
+            order: list[str] = []
+
+            def react() -> None:
+                state = "hit"
+                while True:
+                    event = sub.get(timeout=5)
+                    if event is None:
+                        failures.append(AssertionError(f"stuck waiting for {state}"))
+                        return
+                    kind = event.get("event_type")
+                    if kind in ("breakpoint_hit", "job_paused", "job_resumed"):
+                        order.append(kind)
+                    try:
+                        if state == "hit" and kind == "breakpoint_hit":
+                            state = "resumed"
+                            session.step_over()       # pauses again before r3
+                        elif state == "resumed" and kind == "job_resumed":
+                            state = "step"
+                        elif state == "step" and kind == "job_paused":
+                            state = "done"
+                            assert session.paused_at["routine_id"] == "r3"
+                            session.resume()
+                    except Exception as exc:
+                        failures.append(exc)
+                        return
+                    if kind in ("job_completed", "job_failed", "job_cancelled"):
+                        return
+
+            t = threading.Thread(target=react)
+            t.start()
+            job = flow.start("r1", {"values": [i]}, job_id=job_id)
+            t.join(10)
+            sub.close()
+            if failures:   # leave nothing paused behind
+                flow.cancel(job)
+            assert not failures, f"round {i}: {failures[0]!r}"
+            assert job.wait(5) and str(job.status) == "completed" and sink.received[-1] == i
+            assert order == ["breakpoint_hit", "job_paused", "job_resumed", "job_paused",
+                             "job_resumed"], f"round {i}: {order}"
+    finally:
+        restore()

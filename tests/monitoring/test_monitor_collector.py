@@ -312,3 +312,18 @@ def test_a_handler_mutating_its_payload_does_not_rewrite_the_trace(
     # receiver rewriting it must not rewrite the emit's or the delivery's history either.
     assert payloads == [("slot_call", "m", {"x": "original"}), ("event_emit", "m", {"x": "original"}),
                         ("slot_call", "r", {"x": "original"})]
+
+
+def test_a_status_note_arriving_after_the_end_changes_nothing() -> None:
+    # The engine reports a resume after waking the job's workers, so a job can finish before
+    # its job_resumed is recorded; the metrics must not go back to "running".
+    from routilux.monitoring import MonitorCollector
+
+    collector = MonitorCollector()
+    collector.job_started("late", "f", 1)
+    collector.job_status("late", "paused", "breakpoint")
+    collector.job_ended("late", "completed")
+    collector.job_status("late", "running")
+    assert collector.get_metrics("late").status == "completed"
+    types = [e.event_type for e in collector.get_execution_trace("late")]
+    assert types == ["job_start", "job_paused", "job_completed"]
