@@ -18,7 +18,7 @@ _iso_cache: tuple[int, str] = (-1, "")
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC text (``None`` stays ``None``).
+    """Epoch seconds as ISO 8601 UTC text ending in ``Z``, like the job fields (``None`` stays).
 
     Formatting is on the live-event path, so the date part is cached per second.
     """
@@ -32,7 +32,7 @@ def iso(ts: float | None) -> str | None:
         prefix = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         globals()["_iso_cache"] = (sec, prefix)
     micros = int((ts - sec) * 1_000_000)
-    return f"{prefix}.{micros:06d}+00:00" if micros else f"{prefix}+00:00"
+    return f"{prefix}.{micros:06d}Z" if micros else f"{prefix}Z"
 
 
 class DictAccess:

@@ -11,6 +11,26 @@ from routilux.service.owner import OwnerInfo
 __all__ = ["SQLiteHistory"]
 
 _UNFINISHED = ("pending", "running", "paused")
+# Time fields of jobs, metrics and trace events. Rows written before every time ended in "Z"
+# hold "+00:00" in some of them; reads answer in the one format.
+_TIME_KEYS = frozenset({"created_at", "started_at", "completed_at", "updated_at", "start_time",
+                        "end_time", "timestamp", "last_execution"})
+
+
+def _z(shape: Any) -> Any:
+    """``shape`` with every ``...+00:00`` time field rewritten to end in ``Z`` (in place)."""
+    if isinstance(shape, dict):
+        for key, value in shape.items():
+            if isinstance(value, str):
+                if key in _TIME_KEYS and value.endswith("+00:00"):
+                    shape[key] = value[:-6] + "Z"
+            elif isinstance(value, (dict, list)):
+                _z(value)
+    elif isinstance(shape, list):
+        for value in shape:
+            if isinstance(value, (dict, list)):
+                _z(value)
+    return shape
 
 
 class SQLiteHistory:
@@ -25,7 +45,7 @@ class SQLiteHistory:
 
     def _job(self, record: dict[str, Any]) -> dict[str, Any]:
         record.setdefault("owner", dict(self._owner))
-        return record
+        return _z(record)
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         record = self.store.get_job(job_id)
@@ -60,13 +80,13 @@ class SQLiteHistory:
         return total
 
     def get_metrics(self, job_id: str) -> dict[str, Any] | None:
-        return self.store.get_metrics(job_id)
+        return _z(self.store.get_metrics(job_id))
 
     def get_trace(self, job_id: str, limit: int | None) -> list[dict[str, Any]] | None:
         events = self.store.get_trace(job_id, limit)
         if not events and self.store.get_job(job_id) is None:
             return None
-        return events
+        return _z(events)
 
     def mark_unfinished_lost(self, reason: str) -> list[str]:
         """Mark jobs recorded as pending/running/paused as ``lost`` (their process is gone).

@@ -48,7 +48,8 @@ _MAX_TRACKS = 20_000
 
 
 def _now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+    # "Z", like every other time routilux reports (job fields, metrics, traces)
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

@@ -210,7 +210,8 @@ def substitute(value: Any, known: dict[str, Any]) -> Any:
 
 
 def _is_time(value: Any) -> bool:
-    if not isinstance(value, str):
+    # One format everywhere: ISO 8601 UTC ending in "Z" (never "+00:00")
+    if not isinstance(value, str) or not value.endswith("Z"):
         return False
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))

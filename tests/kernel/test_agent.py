@@ -148,6 +148,7 @@ def test_disconnect_makes_flows_503_and_jobs_lost(bridge: BridgeServer,
     wait_for(lambda: connected(agent), 5, "the agent to connect")
     job = make_flow("orphan", gate).start("src", {"n": 2})
     wait_for(lambda: bridge.service.owners()[-1].has_job(job.job_id), 5, "the job record")
+    live = bridge.service.subscribe_job(job.job_id, lambda: None, max_queue=1000)
 
     agent.stop()  # as %unload_ext does; a dead kernel closes its socket the same way
     with pytest.raises(OwnerUnavailableError, match="k-test"):
@@ -156,6 +157,10 @@ def test_disconnect_makes_flows_503_and_jobs_lost(bridge: BridgeServer,
     assert listed and listed[0]["available"] is False
     wait_for(lambda: status(bridge, job.job_id) == "lost", 5, "lost")
     assert bridge.service.get_trace(job.job_id)["events"][-1]["event_type"] == "job_lost"
+    published = [e for e in live.drain() if e.get("event_type") == "job_lost"]
+    live.close()
+    # one time format, even for what the server adds itself
+    assert len(published) == 1 and published[0]["timestamp"].endswith("Z")
     with pytest.raises(InvalidStateError):
         bridge.service.resume_job(job.job_id)
     gate.set()

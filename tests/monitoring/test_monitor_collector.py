@@ -69,7 +69,7 @@ def test_metrics_count_what_happened(registry: MonitoringRegistry) -> None:
     assert m.total_events == len(registry.monitor_collector.get_execution_trace(job.job_id))
     assert m.routine_metrics["r2"].execution_count == 3
     assert m.duration == pytest.approx(m.end_time - m.start_time)
-    assert d["start_time"].endswith("+00:00")   # ISO 8601 UTC
+    assert d["start_time"].endswith("Z") and d["end_time"].endswith("Z")   # ISO 8601 UTC
     assert sink.received[-3:] == [1, 2, 3]
     types = [e.event_type for e in registry.monitor_collector.get_execution_trace(job.job_id)]
     assert types[0] == "job_start" and types[-1] == "job_completed"
@@ -222,7 +222,7 @@ def test_event_and_metrics_objects_read_like_dicts(registry: MonitoringRegistry)
     with pytest.raises(KeyError):
         event["nope"]
     as_dict: dict[str, Any] = event.to_dict()
-    assert as_dict["timestamp"].endswith("+00:00") and as_dict["type"] == "event"
+    assert as_dict["timestamp"].endswith("Z") and as_dict["type"] == "event"
     rm = registry.monitor_collector.get_routine_metrics(job.job_id, "r2")
     assert rm["avg_duration_ms"] == rm.avg_duration * 1000
 

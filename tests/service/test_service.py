@@ -213,3 +213,42 @@ def test_a_restart_marks_jobs_of_the_old_process_lost(history_db):
         svc_routines.RELEASE.set()
         first.owner.jobs.get(job_id).wait(5)
         second.close()
+
+
+def _times(shape, path=""):
+    """Every (path, value) of a time field in a JSON shape (``*_at``, ``*_time``, timestamps)."""
+    if isinstance(shape, dict):
+        for key, value in shape.items():
+            where = f"{path}.{key}"
+            if isinstance(value, str) and (key.endswith(("_at", "_time")) or key in (
+                    "timestamp", "last_execution")):
+                yield where, value
+            else:
+                yield from _times(value, where)
+    elif isinstance(shape, list):
+        for i, value in enumerate(shape):
+            yield from _times(value, f"{path}[{i}]")
+
+
+def test_every_time_is_iso_8601_utc_ending_in_z(bundle):
+    # One format everywhere (DESIGN §6): job fields, metrics, routine metrics, errors, trace
+    # events, live and read back from the history.
+    from datetime import datetime
+
+    service = bundle.service
+    service.create_flow({"spec": SPEC})
+    job_id = run_job(bundle, count=3)
+    shapes = {"job": service.get_job(job_id), "metrics": service.get_metrics(job_id),
+              "trace": service.get_trace(job_id)}
+    bundle.owner.forget_job(job_id)
+    shapes.update({"history job": service.get_job(job_id),
+                   "history metrics": service.get_metrics(job_id),
+                   "history trace": service.get_trace(job_id)})
+    for name, shape in shapes.items():
+        times = list(_times(shape))
+        assert times, name
+        for where, value in times:
+            assert value.endswith("Z") and "+" not in value, f"{name}{where} = {value!r}"
+            assert datetime.fromisoformat(value.replace("Z", "+00:00")).utcoffset().total_seconds() == 0
+    assert any(w.endswith(".last_execution") for w, _ in _times(shapes["metrics"]))
+    assert any(w.endswith(".timestamp") for w, _ in _times(shapes["trace"]))

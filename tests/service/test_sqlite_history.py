@@ -51,3 +51,25 @@ def test_unfinished_jobs_become_lost(history):
     assert sorted(history.mark_unfinished_lost("gone")) == ["a", "b"]
     assert [history.get_job(j)["status"] for j in "abc"] == ["lost", "lost", "completed"]
     assert history.get_job("a")["error"] == "gone"
+
+
+def test_rows_written_with_plus_00_00_times_read_back_ending_in_z(history):
+    # Before every time ended in "Z", metrics, traces and lost-job rows held "+00:00".
+    old = "2025-06-01T12:00:00.250000+00:00"
+    record(history, "old", "2025-06-01T12:00:00Z", completed_at=old, updated_at=old)
+    history.store.record_metrics("old", {"job_id": "old", "start_time": old, "end_time": old,
+                                         "routine_metrics": {"r": {"last_execution": old}},
+                                         "errors": [{"timestamp": old, "message": "+00:00"}]})
+    history.store.record_events("old", [{"seq": 1, "event_type": "job_start", "timestamp": old}])
+    assert history.store.flush(5)
+    new = "2025-06-01T12:00:00.250000Z"
+    job = history.get_job("old")
+    assert (job["created_at"], job["completed_at"], job["updated_at"]) == (
+        "2025-06-01T12:00:00Z", new, new)
+    metrics = history.get_metrics("old")
+    assert (metrics["start_time"], metrics["end_time"]) == (new, new)
+    assert metrics["routine_metrics"]["r"]["last_execution"] == new
+    assert metrics["errors"] == [{"timestamp": new, "message": "+00:00"}]   # only time fields
+    assert history.get_trace("old", None)[0]["timestamp"] == new
+    assert [j["completed_at"] for j in history.list_jobs(flow_id=None, status=None, limit=5,
+                                                         offset=0)] == [new]
