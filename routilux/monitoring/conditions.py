@@ -137,8 +137,24 @@ class Condition:
 def compile_condition(source: str) -> Condition:
     """Check ``source`` against the allow-list and build its evaluator.
 
-    Raises :class:`~routilux.errors.ConditionError` with the reason when it is not allowed.
+    Raises :class:`~routilux.errors.ConditionError` with the reason when it is not allowed; its
+    ``detail`` is ``{"field": "condition", "condition": <text>, "reason": <short reason>}``
+    (the 400 body's ``detail`` through the API).
     """
+    try:
+        return _compile(source)
+    except ConditionError as exc:
+        if exc.detail is None:
+            text = source if isinstance(source, str) else repr(source)
+            if len(text) > MAX_CONDITION_LENGTH:
+                text = text[:MAX_CONDITION_LENGTH] + "..."
+            # The reason is the message's first clause; the rest says what to use instead.
+            exc.detail = {"field": "condition", "condition": text,
+                          "reason": exc.message.split("; ", 1)[0]}
+        raise
+
+
+def _compile(source: str) -> Condition:
     if not isinstance(source, str):
         raise ConditionError("a breakpoint condition must be a string expression, e.g. \"value > 10\"")
     text = source.strip()

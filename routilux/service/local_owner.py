@@ -13,7 +13,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from routilux.errors import InvalidStateError, NotFoundError, ValidationError
+from routilux.errors import ConditionError, InvalidStateError, NotFoundError, ValidationError
 from routilux.flow import Flow
 from routilux.job_state import JobState
 from routilux.monitoring.breakpoint_manager import Breakpoint
@@ -232,7 +232,14 @@ class LocalOwner:
         flow = self._flow(request.flow_id)
         job_id = uuid.uuid4().hex
         # Build (and so validate) every breakpoint before anything runs or is registered.
-        breakpoints = [self._new_breakpoint(flow, job_id, spec) for spec in request.breakpoints]
+        breakpoints = []
+        for i, spec in enumerate(request.breakpoints):
+            try:
+                breakpoints.append(self._new_breakpoint(flow, job_id, spec))
+            except ConditionError as exc:   # name the item, as request parsing does
+                if isinstance(exc.detail, dict):
+                    exc.detail = {**exc.detail, "field": f"breakpoints[{i}].condition"}
+                raise
         manager = self._monitoring.breakpoint_manager
         for bp in breakpoints:
             manager.add_breakpoint(bp)

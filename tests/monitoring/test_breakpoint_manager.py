@@ -40,8 +40,10 @@ def test_bad_breakpoints_are_rejected_with_a_reason(kwargs: dict, match: str) ->
 
 def test_a_bad_condition_is_rejected_when_set() -> None:
     bm = BreakpointManager()
-    with pytest.raises(ConditionError, match="attribute access"):
+    with pytest.raises(ConditionError, match="attribute access") as rejected:
         bm.set_breakpoint(job_id="j", routine_id="r", condition="data.__class__")
+    assert rejected.value.detail["field"] == "condition"
+    assert rejected.value.detail["condition"] == "data.__class__"
     assert bm.get_breakpoints() == []
 
 

@@ -79,6 +79,28 @@ def test_condition_error_is_a_validation_error_with_a_reason() -> None:
         compile_condition("   ")
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("().__class__", "attribute access (.__class__) is not allowed"),
+    ("__import__('os')", "__import__() is not allowed"),
+    ("_secret > 1", "the name '_secret' is not allowed (names may not start with '_')"),
+    ("value >", "the condition is not a valid expression: invalid syntax"),
+    ("open('x')", "open() is not allowed"),
+    ("", "the breakpoint condition is empty"),
+])
+def test_a_rejected_condition_says_which_field_what_text_and_why(text: str, reason: str) -> None:
+    # The API returns this detail with its 400, like every other bad field.
+    with pytest.raises(ConditionError) as rejected:
+        compile_condition(text)
+    assert rejected.value.detail == {"field": "condition", "condition": text, "reason": reason}
+    assert rejected.value.message.startswith(reason)
+
+
+def test_a_huge_rejected_condition_is_not_echoed_whole() -> None:
+    with pytest.raises(ConditionError) as rejected:
+        compile_condition("x" * 100_000)
+    assert len(rejected.value.detail["condition"]) < 1100
+
+
 def test_self_referencing_payload_is_evaluated_safely() -> None:
     a: list[Any] = []
     a.append(a)
