@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import uuid
+import weakref
 from collections import deque
 from datetime import datetime, timezone
 from enum import Enum
@@ -112,6 +113,7 @@ class JobState:
         self._cb_lock = threading.Lock()
         self._callbacks: list[Callable[[JobState], Any]] = []
         self._runtime: JobRuntime | None = None
+        self._flow_ref: weakref.ref[Flow] | None = None   # set by the runtime; outlives it
         self._saved: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- times
@@ -148,6 +150,16 @@ class JobState:
         never saved.
         """
         return self._runtime
+
+    @property
+    def flow(self) -> Flow | None:
+        """The :class:`~routilux.flow.Flow` this job runs (or ran) on, also after it ended.
+
+        Held weakly, so a finished job never keeps its flow alive: ``None`` once that flow was
+        garbage-collected, and for a job read with :meth:`load` until ``flow.resume(job)``.
+        """
+        ref = self._flow_ref
+        return None if ref is None else ref()
 
     @property
     def is_terminal(self) -> bool:

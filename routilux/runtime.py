@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import deque
 from time import perf_counter, time
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,7 @@ class JobRuntime(ErrorStrategies):
         self._terminal = False
         self.pause_reason: str | None = None
         job_state._runtime = self
+        job_state._flow_ref = weakref.ref(flow)
 
     # ----------------------------------------------------------------- observer API (hooks.py)
     @property

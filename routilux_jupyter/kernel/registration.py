@@ -69,10 +69,9 @@ class KernelLocalOwner(LocalOwner):
     def _flow_of(self, job: JobState) -> Flow:
         # A re-run cell replaces the registered flow, but a job keeps running on the flow object
         # that started it: control must go to that one.
-        runtime = getattr(job, "_runtime", None)
-        flow = getattr(runtime, "flow", None)
-        if isinstance(flow, Flow):
-            return flow
+        runtime = job.runtime
+        if runtime is not None:
+            return runtime.flow
         return super()._flow_of(job)
 
     def adopt_job(self, job: JobState) -> bool:

@@ -1,8 +1,9 @@
-"""Which flow a finished job belongs to.
+"""Which flow a job belongs to.
 
-A running ``JobState`` reaches its flow through its runtime; a finished one drops that link (so
-the runtime can be collected) and keeps only ``flow_id``. The views therefore remember, weakly,
-every flow created after this module loads (``routilux.add_flow_listener``), newest per id.
+A ``JobState`` knows its flow (``job.flow``, held weakly, also after the job ended). A job read
+from a file with ``JobState.load`` has none until it is resumed; for those the views fall back to
+the newest flow of the job's ``flow_id``, remembered weakly from every flow created after this
+module loads (``routilux.add_flow_listener``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,9 @@ def remember_flows() -> None:
 
 
 def find_flow(job: JobState) -> Flow | None:
-    """The flow of ``job``: through its runtime while it runs, else the newest flow of its id."""
-    runtime = getattr(job, "_runtime", None)
-    flow = getattr(runtime, "flow", None)
+    """The flow of ``job`` (``job.flow``), else the newest live flow of its ``flow_id``."""
+    flow = job.flow
     if flow is not None:
-        return flow  # type: ignore[no-any-return]
+        return flow
     with _lock:
         return _flows.get(job.flow_id)  # type: ignore[no-any-return]

@@ -187,3 +187,31 @@ def test_done_callback_and_repr_mimebundle() -> None:
     assert got == [js]
     bundle = js._repr_mimebundle_()
     assert "completed" in bundle["text/html"] and "text/plain" in bundle
+
+
+def test_job_knows_its_flow_while_running_and_after_it_ended() -> None:
+    import gc
+
+    flow = Flow("owner-of-the-job")
+    gate = Gate()
+    flow.add_routine(gate, "gate")
+    job = flow.start("gate")
+    assert gate.entered.wait(5)
+    assert job.flow is flow and job.runtime is not None and job.runtime.flow is flow
+    gate.release.set()
+    assert job.wait(5) and job.status == "completed"
+    assert job.runtime is None      # the runtime is dropped at the end ...
+    assert job.flow is flow         # ... the flow is still known
+    del flow, gate
+    gc.collect()
+    assert job.flow is None         # held weakly: a finished job never keeps its flow alive
+
+
+def test_a_loaded_job_gets_its_flow_when_resumed(tmp_path: Path) -> None:
+    flow, _, original, path = paused_job(tmp_path)
+    loaded = JobState.load(path)
+    assert loaded.flow is None and loaded.runtime is None
+    fresh, _ = build()
+    assert fresh.resume(loaded) is loaded and loaded.flow is fresh
+    assert loaded.wait(5) and loaded.flow is fresh
+    flow.cancel(original)

@@ -58,6 +58,18 @@ def test_finished_job_shows_graph_states_metrics_and_trace(view_of: Any) -> None
     assert opened["routine_states"] == view.routine_states
 
 
+def test_finished_job_shows_the_flow_it_ran_on_after_a_rerun_reuses_its_id(view_of: Any) -> None:
+    # A re-run cell builds a new flow with the same id; an old job's view keeps its own graph.
+    flow = source_sink()
+    job = flow.execute("source", {"n": 1})
+    assert job.status == "completed"
+    newer = Flow(flow.flow_id)
+    newer.add_routine(chain(2).routines["source"], "something_else")
+    view = view_of(job)
+    assert {n["id"] for n in view.graph["nodes"]} == {"source", "sink"}
+    assert newer.routines  # (kept alive until here)
+
+
 def test_breakpoint_condition_pause_variables_step_and_continue(view_of: Any) -> None:
     flow = source_sink()
     view = view_of(flow=flow)  # follows the flow's next job
