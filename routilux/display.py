@@ -1,7 +1,8 @@
 """Rich display of flows and jobs in notebooks, with renderers other packages can plug in.
 
 The widgets package registers a renderer at ``%load_ext`` time; without one (or when it fails) a
-flow or job shows a small HTML table. The engine never imports widget code.
+flow or job shows a small HTML table (:func:`flow_html`, :func:`job_html`, which renderers may
+reuse as their ``text/html`` fallback). The engine never imports widget code.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import html
 import logging
 from typing import Any, Callable
 
-__all__ = ["mimebundle", "register_renderer"]
+__all__ = ["flow_html", "job_html", "mimebundle", "register_renderer"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,11 @@ def _rows(rows: list[tuple[str, Any]]) -> str:
     return f"<table>{body}</table>"
 
 
-def _flow_html(flow: Any) -> str:
+def flow_html(flow: Any) -> str:
+    """The default HTML of a flow: a small table of its id, strategy, routines and connections.
+
+    Renderers use it as the ``text/html`` fallback next to a richer view.
+    """
     rows = [("flow_id", flow.flow_id), ("strategy", flow.execution_strategy),
             ("max_workers", flow.max_workers)]
     rows += [(f"routine {rid}", type(r).__name__) for rid, r in flow.routines.items()]
@@ -56,7 +61,8 @@ def _flow_html(flow: Any) -> str:
     return _rows(rows)
 
 
-def _job_html(js: Any) -> str:
+def job_html(js: Any) -> str:
+    """The default HTML of a job: a small table of its id, flow, status, error and routines."""
     rows = [("job_id", js.job_id), ("flow_id", js.flow_id), ("status", js.status)]
     if js.error:
         rows.append(("error", js.error))
@@ -76,5 +82,5 @@ def mimebundle(kind: str, obj: Any, include: Any = None, exclude: Any = None) ->
         except Exception:
             logger.exception("routilux %s renderer failed; showing the plain table", kind)
     text = repr(obj)
-    html_text = _flow_html(obj) if kind == "flow" else _job_html(obj)
+    html_text = flow_html(obj) if kind == "flow" else job_html(obj)
     return {"text/plain": text, "text/html": html_text}

@@ -18,14 +18,10 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def _fallback_html(kind: str, obj: Any) -> str | None:
-    from routilux import display
+    from routilux.display import flow_html, job_html
 
-    # The engine's default tables; private helpers until display.py offers a public one.
-    helper = getattr(display, "_flow_html" if kind == "flow" else "_job_html", None)
-    if helper is None:
-        return None
     try:
-        return str(helper(obj))
+        return flow_html(obj) if kind == "flow" else job_html(obj)
     except Exception:
         logger.exception("routilux: the %s HTML fallback failed", kind)
         return None

@@ -7,7 +7,7 @@ import sys
 
 import routilux
 from routilux import Flow
-from routilux.display import register_renderer
+from routilux.display import flow_html, job_html, register_renderer
 
 from .helpers import pipeline
 
@@ -74,3 +74,18 @@ def test_renderer_registration_and_fallback() -> None:
     finally:
         undo()
     assert flow._repr_mimebundle_() == plain
+
+
+def test_default_html_renderers_are_public_and_escape_what_they_show() -> None:
+    # Renderers (the widgets) reuse these as their text/html fallback.
+    import routilux.display as display
+
+    assert {"flow_html", "job_html"} <= set(display.__all__)
+    flow = pipeline()
+    assert flow_html(flow) == flow._repr_mimebundle_()["text/html"]
+    assert "routine ingest" in flow_html(flow)
+    job = flow.execute("ingest", {"data": [1]}, timeout=5)
+    job.error = "<b>bad</b>"
+    html_text = job_html(job)
+    assert job.job_id in html_text and "&lt;b&gt;bad&lt;/b&gt;" in html_text
+    assert html_text == job._repr_mimebundle_()["text/html"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from routilux.display import flow_html, job_html
 from routilux_jupyter.kernel.display_setup import disable_display, enable_display
 from routilux_jupyter.widgets import install_display
 from routilux_jupyter.widgets._display import WIDGET_MIME
@@ -25,7 +26,7 @@ def test_a_flow_displays_as_a_flow_view_with_fallbacks(installed: Any) -> None:
     flow = source_sink()
     bundle = flow._repr_mimebundle_()
     assert bundle["text/plain"].startswith("Flow(")
-    assert "<table>" in bundle["text/html"] and "source" in bundle["text/html"]
+    assert bundle["text/html"] == flow_html(flow)   # the engine's public default table
     view = _instances[bundle[WIDGET_MIME]["model_id"]]
     assert type(view).__name__ == "FlowView"
     assert {n["id"] for n in view.graph["nodes"]} == {"source", "sink"}
@@ -37,7 +38,7 @@ def test_a_job_displays_as_a_job_view_with_fallbacks(installed: Any) -> None:
     job = flow.execute("source", {"n": 1}, timeout=5)
     bundle = job._repr_mimebundle_()
     assert job.job_id in bundle["text/plain"]
-    assert "completed" in bundle["text/html"]
+    assert bundle["text/html"] == job_html(job) and "completed" in bundle["text/html"]
     view = _instances[bundle[WIDGET_MIME]["model_id"]]
     assert type(view).__name__ == "JobView"
     assert view.job["status"] == "completed"
