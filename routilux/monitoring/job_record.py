@@ -69,7 +69,7 @@ class JobRecord:
     __slots__ = (
         "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "counter",
         "slot_counter", "emit_counter", "routines", "errors", "total_routines", "job_ref",
-        "locked", "owner", "fast", "offset", "emitted",
+        "locked", "owner", "fast", "offset", "emitted", "emitted_copy",
     )
 
     def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
@@ -94,9 +94,11 @@ class JobRecord:
         self.fast = False          # not locked and nobody subscribed: hooks append lock-free
         # Taken once per record: wall-clock steps during a job do not reorder its trace.
         self.offset = time.time() - time.perf_counter()
-        # (payload, its copy) of the last emit: the delivery that follows at once hands the
-        # receiver that same dict, so its slot_call reuses the copy (one copy per hop, not two)
-        self.emitted: tuple[Any, Any] | None = None
+        # The last emit's payload and its copy (lock-free writers only): the delivery that
+        # follows at once hands the receiver that same dict, so its slot_call reuses the copy
+        # (one copy per hop, not two)
+        self.emitted: Any = None
+        self.emitted_copy: Any = None
 
     def entries(self) -> list[tuple[Any, ...]]:
         """The retained events, expanded (see :func:`expand`), in seq order."""

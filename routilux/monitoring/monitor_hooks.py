@@ -139,9 +139,8 @@ class MonitoringHooks(ExecutionHooks):
         # A shallow copy: the handler (or a debugger's set_variable) may change the payload
         # later, and the trace must show what was delivered (summarised only when read). A
         # delivery right after an emit gets the emitted dict itself: reuse the emit's copy.
-        pair = rec.emitted
-        data = pair[1] if pair is not None and pair[0] is data else data.copy()
         if rec.fast:
+            data = rec.emitted_copy if rec.emitted is data else data.copy()
             entry = (next(rec.counter), _clock(), "slot_call", routine_id, data, slot_name, src)
             rec.ring.append(entry)
             next(rec.slot_counter)
@@ -149,7 +148,8 @@ class MonitoringHooks(ExecutionHooks):
                 self.collector.publish_late(rec, entry)
         else:
             self.collector.append_locked(
-                rec, (_clock(), "slot_call", routine_id, data, slot_name, src), rec.slot_counter)
+                rec, (_clock(), "slot_call", routine_id, data.copy(), slot_name, src),
+                rec.slot_counter)
 
     def before_activation(self, *, activation: Activation) -> None:
         if self._debugging and (
@@ -237,8 +237,10 @@ class MonitoringHooks(ExecutionHooks):
             rec = self._rec(job_state)
         act_id = activation.activation_id if activation is not None else None
         copy = data.copy()   # the receivers get this very dict: keep what was emitted
-        rec.emitted = (data, copy)   # one tuple: concurrent writers cannot mix up a pair
         if rec.fast:
+            # One writer (the job's worker), so the pair cannot be mixed up between threads.
+            rec.emitted = data
+            rec.emitted_copy = copy
             entry = (next(rec.counter), _clock(), "event_emit", routine_id, copy, event_name,
                      act_id)
             rec.ring.append(entry)
@@ -252,6 +254,7 @@ class MonitoringHooks(ExecutionHooks):
         events = self._bp_events
         if events is not None and routine_id in events:
             rec.emitted = None   # a breakpoint may pause here and edit the payload: copy again
+            rec.emitted_copy = None
             self.debugger.event_emitted(activation, job_state, routine_id, event_name, data)
 
     def _record_hit(
