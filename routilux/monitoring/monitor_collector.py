@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
+from routilux.errors import ValidationError
 from routilux.monitoring.event_manager import JobEventManager
 from routilux.monitoring.job_record import JobRecord, count_value, expand
 from routilux.monitoring.records import DictAccess, ExecutionEvent, JobMetrics, RoutineMetrics, iso
@@ -34,7 +35,9 @@ from routilux.monitoring.summary import summarize, summarize_mapping
 __all__ = ["DictAccess", "ExecutionEvent", "JobMetrics", "MonitorCollector", "RoutineMetrics", "iso"]
 
 DEFAULT_MAX_EVENTS = 1000
-DEFAULT_MAX_JOBS = 1000
+# Jobs whose traces and metrics are kept (finished ones are dropped oldest first). A job with a
+# full ring is ~230 KB, so this bounds the collector near 50 MB; the SQLite history keeps more.
+DEFAULT_MAX_JOBS = 200
 MAX_ERRORS = 100
 TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})
 
@@ -86,6 +89,21 @@ class MonitorCollector:
     def max_events_per_job(self) -> int:
         """Size of each job's ring buffer."""
         return self._max_events
+
+    def set_max_jobs(self, n: int) -> None:
+        """How many jobs to keep (default 200); beyond it the oldest *finished* jobs are
+        forgotten, at once and as new jobs start. Running jobs are never dropped."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValidationError(f"max_jobs must be an integer of at least 1, got {n!r}",
+                                  detail={"field": "max_jobs"})
+        with self._lock:
+            self._max_jobs = n
+            self._evict_locked()
+
+    @property
+    def max_jobs(self) -> int:
+        """How many jobs are kept (see :meth:`set_max_jobs`)."""
+        return self._max_jobs
 
     # ---- recording (engine threads) -------------------------------------------------------
     def record_for(self, job_id: str, flow_id: str | None = None) -> JobRecord:

@@ -19,7 +19,11 @@ from routilux.hooks import active_hooks, install_hooks
 from routilux.monitoring.breakpoint_manager import BreakpointManager
 from routilux.monitoring.debug_session import DebugSessionStore
 from routilux.monitoring.event_manager import JobEventManager, get_event_manager
-from routilux.monitoring.monitor_collector import DEFAULT_MAX_EVENTS, MonitorCollector
+from routilux.monitoring.monitor_collector import (
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_JOBS,
+    MonitorCollector,
+)
 from routilux.monitoring.monitor_hooks import MonitoringHooks
 
 __all__ = ["MonitoringRegistry"]
@@ -44,11 +48,12 @@ class MonitoringRegistry:
     _instance_lock = threading.Lock()
 
     def __init__(
-        self, *, max_events_per_job: int = DEFAULT_MAX_EVENTS,
+        self, *, max_events_per_job: int = DEFAULT_MAX_EVENTS, max_jobs: int = DEFAULT_MAX_JOBS,
         event_manager: JobEventManager | None = None, history_store: Any = None,
     ) -> None:
         self._event_manager = event_manager if event_manager is not None else JobEventManager()
         self._collector = MonitorCollector(max_events_per_job, event_manager=self._event_manager)
+        self._collector.set_max_jobs(max_jobs)
         self._breakpoints = BreakpointManager()
         self._sessions = DebugSessionStore()
         self.history_store = history_store

@@ -327,3 +327,39 @@ def test_a_status_note_arriving_after_the_end_changes_nothing() -> None:
     assert collector.get_metrics("late").status == "completed"
     types = [e.event_type for e in collector.get_execution_trace("late")]
     assert types == ["job_start", "job_paused", "job_completed"]
+
+
+def test_the_collector_keeps_a_bounded_number_of_jobs(registry: MonitoringRegistry) -> None:
+    from routilux.monitoring import MonitorCollector
+
+    assert MonitorCollector().max_jobs == 200    # ~230 KB per full trace: tens of MB at most
+    assert MonitoringRegistry(max_jobs=7).monitor_collector.max_jobs == 7
+    collector = registry.monitor_collector
+    flow, _ = pipeline("max-jobs")
+    jobs = [flow.execute("r1", {"values": [i]}, timeout=10).job_id for i in range(6)]
+    assert collector.list_jobs()[-6:] == jobs
+    collector.set_max_jobs(4)     # applies at once, oldest finished jobs first
+    assert collector.max_jobs == 4 and collector.list_jobs() == jobs[-4:]
+    assert collector.get_metrics(jobs[0]) is None and collector.get_metrics(jobs[-1]) is not None
+    flow.execute("r1", {"values": [9]}, timeout=10)
+    assert len(collector.list_jobs()) == 4 and jobs[2] not in collector.list_jobs()
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_jobs"):
+            collector.set_max_jobs(bad)    # type: ignore[arg-type]
+
+
+def test_a_running_job_is_never_dropped_for_the_job_limit(registry: MonitoringRegistry) -> None:
+    collector = registry.monitor_collector
+    collector.set_max_jobs(1)
+    counter = Counter()
+    counter.gate = threading.Event()
+    flow = Flow("max-jobs-running")
+    flow.add_routine(counter, "c")
+    running = flow.start("c", {"count": 3})
+    finished, _ = pipeline("max-jobs-done")
+    done = finished.execute("r1", {"values": [1]}, timeout=10)
+    # over the limit, but only finished jobs may go, and the newest one is being recorded
+    assert collector.list_jobs() == [running.job_id, done.job_id]
+    counter.gate.set()
+    assert running.wait(10)
+    assert collector.get_metrics(running.job_id).total_event_emits == 3   # nothing lost
