@@ -278,3 +278,66 @@ def test_many_concurrent_jobs_with_pause_resume_churn_all_finish_correctly() -> 
         assert js.status == "completed", js.error
         assert sorted(js.shared_data["values"]) == [v * v for v in range(k, k + 300)]
         assert js.routine_states["sq"]["execution_count"] == 300
+
+
+@pytest.mark.parametrize("strategy, override, expected", [
+    ("sequential", None, 1), ("concurrent", None, 3), ("sequential", "concurrent", 3),
+    ("concurrent", "sequential", 1),
+])
+def test_a_running_job_exposes_its_runtime_and_how_many_workers_it_may_use(
+    strategy: str, override: str | None, expected: int,
+) -> None:
+    from routilux.runtime import JobRuntime
+
+    flow = Flow(execution_strategy=strategy, max_workers=3)
+    gate = Gate()
+    flow.add_routine(gate, "gate")
+    job = flow.start("gate", execution_strategy=override)
+    assert gate.entered.wait(5)
+    runtime = job.runtime
+    assert isinstance(runtime, JobRuntime)
+    assert runtime.job_state is job and runtime.flow is flow
+    assert runtime.max_workers == expected
+    assert not runtime.is_paused and not runtime.is_terminal
+    flow.pause(job)
+    assert job.runtime is runtime and runtime.is_paused     # the same object while it lives
+    flow.resume(job)
+    gate.release.set()
+    assert job.wait(5) and job.status == "completed"
+    assert job.runtime is None      # dropped at the end (queues, buffers can be collected)
+    assert runtime.is_terminal      # a kept reference still answers
+
+
+def test_max_workers_is_read_only_and_caps_the_running_handlers() -> None:
+    from routilux.runtime import JobRuntime
+
+    assert isinstance(JobRuntime.max_workers, property) and JobRuntime.max_workers.fset is None
+    running = 0
+    peak = 0
+    seen: set[int] = set()
+    lock = threading.Lock()
+    pairs = threading.Barrier(2)   # two handlers must meet: the job really uses both workers
+
+    class Busy(Routine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.define_slot("trigger", self.run)
+
+        def run(self, value: int) -> None:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+                seen.add(self.job_state.runtime.max_workers)
+            pairs.wait(5)
+            with lock:
+                running -= 1
+
+    flow = Flow(execution_strategy="concurrent", max_workers=2)
+    flow.add_routine(Source(), "src")
+    flow.add_routine(Busy(), "busy")
+    flow.connect("src", "item", "busy", "trigger")
+    job = flow.execute("src", {"items": list(range(8))}, timeout=10)
+    assert job.status == "completed", job.error
+    assert seen == {2}
+    assert peak == 2   # both workers ran at once, never more than max_workers

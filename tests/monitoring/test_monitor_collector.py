@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 import tracemalloc
 from typing import Any
@@ -12,7 +13,7 @@ from routilux import ErrorHandler, Flow, Routine
 from routilux.monitoring import MonitoringRegistry, get_event_manager
 from routilux.monitoring.monitor_collector import ExecutionEvent, RoutineMetrics
 
-from .helpers import Boom, Counter, pipeline, ping_pong
+from .helpers import Boom, Counter, Sink, pipeline, ping_pong
 
 
 def test_seed_guide_usage_works_as_written() -> None:
@@ -363,3 +364,151 @@ def test_a_running_job_is_never_dropped_for_the_job_limit(registry: MonitoringRe
     counter.gate.set()
     assert running.wait(10)
     assert collector.get_metrics(running.job_id).total_event_emits == 3   # nothing lost
+
+
+# ---- trace sanity: what the hop hooks record, checked against what the engine did ----------
+
+def _within(ts: float, lo: float, hi: float, slack: float = 1e-3) -> bool:
+    return lo - slack <= ts <= hi + slack
+
+
+def test_a_sequential_trace_has_every_hop_in_order_with_consistent_times(
+    registry: MonitoringRegistry,
+) -> None:
+    collector = registry.monitor_collector
+    flow, sink = pipeline("sanity")
+    job = flow.execute("r1", {"values": [1, 2, 3]}, timeout=10)
+    assert str(job.status) == "completed" and sink.received == [1, 2, 3]
+    trace = collector.get_execution_trace(job.job_id)
+    m = collector.get_metrics(job.job_id)
+
+    # FIFO, one worker: r1 emits three times (each emit queues an r2), then each r2 emits once
+    # (queueing an r3), then the three r3 run.
+    def hop(rid: str, emits: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = [("routine_start", rid)]
+        for event, target in emits:
+            out += [("event_emit", rid), ("slot_call", target)]
+        return out + [("routine_complete", rid)]
+
+    expected = [("job_start", None), ("slot_call", "r1")]
+    expected += hop("r1", [("out", "r2")] * 3)
+    expected += hop("r2", [("done", "r3")]) * 3
+    expected += hop("r3", []) * 3
+    expected += [("job_completed", None)]
+    assert [(e.event_type, e.routine_id) for e in trace] == expected
+    assert [e.seq for e in trace] == list(range(1, len(trace) + 1))
+
+    # Links: a delivery names its emitter; emits and deliveries fall inside the emitter's run.
+    starts = {e.activation_id: e for e in trace if e.event_type == "routine_start"}
+    ends = {e.activation_id: e for e in trace if e.event_type == "routine_complete"}
+    assert starts.keys() == ends.keys() and len(starts) == 7
+    for e in trace:
+        if e.event_type == "slot_call" and e.routine_id != "r1":
+            src = e.activation_id   # (slot_call carries the emitting activation)
+            assert starts[src].seq < e.seq < ends[src].seq
+        if e.event_type == "event_emit":
+            assert starts[e.activation_id].seq < e.seq < ends[e.activation_id].seq
+    assert [e.data for e in trace if e.event_type == "slot_call" and e.routine_id == "r2"] == [
+        {"value": 1}, {"value": 2}, {"value": 3}]
+    assert [e.event_name for e in trace if e.event_type == "event_emit"] == ["out"] * 3 + ["done"] * 3
+
+    # Times: one clock, non-decreasing in seq order, inside the job's window; a routine's
+    # complete - start is exactly the duration the engine measured (up to float rounding).
+    stamps = [e.timestamp for e in trace]
+    assert stamps == sorted(stamps)
+    assert all(_within(t, m.start_time, m.end_time) for t in stamps)
+    for aid, end in ends.items():
+        assert end.duration is not None and end.duration >= 0
+        assert end.timestamp - starts[aid].timestamp == pytest.approx(end.duration, abs=5e-7)
+
+    # Metrics agree with the trace.
+    kinds = [e.event_type for e in trace]
+    assert m.total_events == len(trace)
+    assert m.total_slot_calls == kinds.count("slot_call") == 7
+    assert m.total_event_emits == kinds.count("event_emit") == 6
+    for rid, count in (("r1", 1), ("r2", 3), ("r3", 3)):
+        rm = m.routine_metrics[rid]
+        durations = [e.duration for e in ends.values() if e.routine_id == rid]
+        assert rm.execution_count == len(durations) == count
+        assert rm.total_duration == pytest.approx(sum(durations))
+        assert (rm.min_duration, rm.max_duration) == (min(durations), max(durations))
+        assert _within(rm.last_execution, m.start_time, m.end_time)
+    assert m.duration == pytest.approx(m.end_time - m.start_time)
+
+
+class _Overlap(Routine):
+    """Waits (bounded) until ``width`` activations run at once, so a concurrent job overlaps."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(width)
+        self.define_slot("inp", self.run)
+        self.define_event("out", ["value"])
+
+    def run(self, value):
+        try:
+            self.barrier.wait(5)
+        except threading.BrokenBarrierError:
+            pass   # the last few activations have no partners left
+        self.emit("out", value=value)
+
+
+class _Fan(Routine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", self.run)
+        self.define_event("out", ["value"])
+
+    def run(self, n):
+        for i in range(n):
+            self.emit("out", value=i)
+
+
+def test_a_concurrent_fan_out_trace_is_complete_and_consistent(
+    registry: MonitoringRegistry,
+) -> None:
+    collector = registry.monitor_collector
+    flow = Flow("sanity-fan", execution_strategy="concurrent", max_workers=4)
+    flow.add_routine(_Fan(), "fan")
+    flow.add_routine(_Overlap(4), "work")
+    flow.add_routine(Boom(), "boom_unused")      # a routine that never runs: not in metrics
+    left, right = Sink(), Sink()
+    flow.add_routine(left, "left")
+    flow.add_routine(right, "right")
+    flow.connect("fan", "out", "work", "inp")
+    flow.connect("work", "out", "left", "inp")     # one emit, two targets
+    flow.connect("work", "out", "right", "inp")
+    n = 8
+    job = flow.execute("fan", {"n": n}, timeout=20)
+    assert str(job.status) == "completed"
+    assert sorted(left.received) == sorted(right.received) == list(range(n))
+    trace = collector.get_execution_trace(job.job_id)
+    m = collector.get_metrics(job.job_id)
+
+    assert [e.seq for e in trace] == list(range(1, len(trace) + 1)) and len(trace) == m.total_events
+    assert trace[0].event_type == "job_start" and trace[-1].event_type == "job_completed"
+    starts = {e.activation_id: e for e in trace if e.event_type == "routine_start"}
+    ends = {e.activation_id: e for e in trace if e.event_type == "routine_complete"}
+    assert starts.keys() == ends.keys() and len(starts) == 1 + n + 2 * n
+    for aid, start in starts.items():
+        end = ends[aid]
+        assert start.routine_id == end.routine_id and start.seq < end.seq
+        assert end.timestamp - start.timestamp == pytest.approx(end.duration, abs=5e-7)
+        assert _within(start.timestamp, m.start_time, m.end_time)
+        assert _within(end.timestamp, m.start_time, m.end_time)
+    # The work activations really overlapped (the job used several workers at once).
+    spans = sorted((starts[a].timestamp, ends[a].timestamp) for a in starts
+                   if starts[a].routine_id == "work")
+    assert any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    # Each emit of work fed both targets, each delivery names that emit's activation.
+    kinds = [e.event_type for e in trace]
+    # (fan n, work n, and each Sink emits "done", wired nowhere: 2n)
+    assert kinds.count("event_emit") == m.total_event_emits == n + n + 2 * n
+    assert kinds.count("slot_call") == m.total_slot_calls == 1 + n + 2 * n
+    fed = collections.Counter(e.activation_id for e in trace
+                     if e.event_type == "slot_call" and e.routine_id in ("left", "right"))
+    work_ids = {a for a, s in starts.items() if s.routine_id == "work"}
+    assert set(fed) == work_ids and set(fed.values()) == {2}
+    assert {rid: rm.execution_count for rid, rm in m.routine_metrics.items()} == {
+        "fan": 1, "work": n, "left": n, "right": n}
+    assert m.completed_routines == 4 and m.failed_routines == 0 and m.total_routines == 5
