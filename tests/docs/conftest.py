@@ -14,6 +14,9 @@ def jp_server_config(tmp_path: Path) -> Config:
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"routilux_jupyter": True}},
-            "RoutiluxExtension": {"history_db": str(tmp_path / "history.sqlite")},
+            "RoutiluxExtension": {
+                "history_db": str(tmp_path / "history.sqlite"),
+                "freeze_gc_at_start": False,  # in-process server: leave the test process's GC alone
+            },
         }
     )

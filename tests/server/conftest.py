@@ -27,6 +27,8 @@ def jp_server_config(history_db):
             "RoutiluxExtension": {
                 "history_db": str(history_db),
                 "routine_modules": ["api_routines"],
+                # In-process servers share the test process: leave its GC alone.
+                "freeze_gc_at_start": False,
             },
         }
     )

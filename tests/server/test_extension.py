@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sys
@@ -93,3 +94,27 @@ async def test_flows_dir_specs_load_at_start_and_broken_ones_are_skipped(with_fl
     flows = await api("GET", "flows")
     # The JSON spec has no flow_id, so it takes its file name; the YAML one names itself.
     assert sorted(f["flow_id"] for f in flows["flows"]) == ["from_json", "sum_yaml"]
+
+
+@pytest.fixture
+def thawed():
+    """Start from, and leave, an unfrozen GC: these tests look at the process's freeze count."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture
+def freezing(jp_server_config, thawed):
+    jp_server_config.RoutiluxExtension.freeze_gc_at_start = True
+    return jp_server_config
+
+
+async def test_a_started_server_moves_its_start_up_heap_out_of_gc_passes(freezing, jp_fetch):
+    await jp_fetch("api", "health")  # the loop has run the scheduled freeze by now
+    assert gc.get_freeze_count() > 0
+
+
+async def test_the_gc_is_left_alone_when_configured_off(thawed, jp_fetch):
+    await jp_fetch("api", "health")
+    assert gc.get_freeze_count() == 0
