@@ -11,6 +11,16 @@ debugger may block there (and only there) with ``activation.runtime.pause()`` fo
 for the duration of the handler (removed again in ``on_routine_end``). Hooks must otherwise return
 quickly: the engine thread never waits on an observer.
 
+Payload dicts: every payload the engine passes to ``on_event_emit`` (``data``) and
+``on_slot_call`` (``data``) is a dict the engine owns (``emit(**kw)`` and ``execute()`` build fresh
+ones), and while hooks are installed the engine never changes one after showing it: a handler
+that would receive the dict itself (a ``data``-style or single-parameter handler) and a callable
+merge strategy get a shallow copy instead (which then becomes ``activation.data``). So an observer
+may keep these dicts as the record of what was delivered without copying them. An observer that
+edits a payload before its handler runs (a debugger) replaces ``activation.data`` with an edited
+copy; one that pauses in ``on_event_emit`` may edit ``data`` in place (that changes what is
+delivered).
+
 The engine-side objects hooks receive:
 
 ``Activation`` (engine, ``routilux.runtime.Activation``): one run of one routine's slot handler.

@@ -21,7 +21,7 @@ from routilux.errors import InvalidStateError
 from routilux.hooks import _seam
 from routilux.pool import get_pool
 from routilux.runtime_errors import ErrorStrategies
-from routilux.slot import DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
+from routilux.slot import CUSTOM, DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
 
 if TYPE_CHECKING:
     from routilux.flow import Flow
@@ -359,8 +359,11 @@ class JobRuntime(ErrorStrategies):
             err: BaseException | None = None
             if slot.merge_kind != OVERRIDE and not act.premerged:
                 try:
+                    new = act.data
+                    if h is not None and slot.merge_kind == CUSTOM:
+                        new = new.copy()   # user code: observers keep the delivered dict
                     act.data = merge(slot.merge_kind, slot.merge_strategy, buffers,
-                                     (act.routine_id, slot.name), act.data)
+                                     (act.routine_id, slot.name), new)
                     act.premerged = True
                 except BaseException as e:
                     err = e
@@ -417,13 +420,17 @@ class JobRuntime(ErrorStrategies):
                     try:
                         if kind == KWARGS:
                             slot.handler(**act.data)
-                        elif kind == DATA:
-                            slot.handler(act.data)
                         elif kind != NOHANDLER:
                             if kind == NOARGS:
                                 slot.handler()
                             else:
-                                call_handler(kind, slot.handler, slot.params, act.data)
+                                # The handler may get the dict itself, and observers keep
+                                # the delivered one (hooks.py): hand it a copy instead.
+                                act.data = data = act.data.copy()
+                                if kind == DATA:
+                                    slot.handler(data)
+                                else:
+                                    call_handler(kind, slot.handler, slot.params, data)
                     except BaseException as e:
                         err = e
                     duration = perf_counter() - t0

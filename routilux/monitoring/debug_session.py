@@ -235,6 +235,13 @@ class DebugSession:
             elif self._frame is not None:
                 self._set_frame_local(name, value)
             elif self._payload is not None:
+                act = self._activation
+                if act is not None and act.data is self._payload and not (
+                    self.paused_at or {}
+                ).get("event_name"):
+                    # Paused before a handler: the trace keeps the delivered dict (hooks.py),
+                    # so the handler gets an edited copy.
+                    act.data = self._payload = dict(self._payload)
                 self._payload[name] = value
             else:
                 raise InvalidStateError(

@@ -1,75 +1,79 @@
-"""One job's monitoring record: its trace ring buffer, counters and raw routine metrics.
+"""One job's monitoring record: its trace buffer and the metrics folded out of it.
 
-The ring holds one tuple per event (``deque(maxlen)``). Per-hop events use short layouts that
-create as few objects as possible, because with monitoring on whatever a hop retains is new
-memory (on the shared VM a fresh 4 KB page costs ~3 us to fault in):
+Budget: with monitoring on a hop may cost at most twice a hop with it off (DESIGN.md §9), and
+what a hop *retains* dominates that cost on this kind of VM (new memory means page faults, cache
+misses and GC passes over a growing heap). So a hop records four events made of values that
+already exist, and everything else is derived later:
 
-* ``(seq, ts, "slot_call", routine_id, payload, slot_name, source_activation_id)``
+* no sequence number is stored: an event's seq is its position (``base + index + 1``, ``base``
+  counting the events trimmed away), which is also the order of appends;
+* no counter or metric is updated per hop: totals and per-routine metrics are *folded* out of the
+  events, once each, when someone reads them or just before old events are trimmed;
+* payloads are not copied: the engine never changes a payload dict it showed to the hooks (a
+  handler that takes the dict itself gets its own copy, see :mod:`routilux.hooks`), so the trace
+  keeps the very dict that was delivered.
 
-Payloads (slot_call, event_emit) are shallow copies taken at record time, so a handler or a
-debugger changing the dict later does not rewrite history; values nested inside them are shared
-with the handler and summarised only when read, so mutating those in place still shows.
-* ``(seq, ts, "routine_start", routine_id, slot_name, activation_id)``
-* ``(seq, t0, "routine_complete", routine_id, slot_name, activation_id, duration)``, its time
-  is ``t0 + duration``
-* ``(seq, ts, "event_emit", routine_id, payload, event_name, activation_id)``
-* any other type: ``(seq, ts, type, routine_id, data, duration, status, slot_name, event_name,
-  activation_id, extra)``
+The buffer is flat: each event is six consecutive fields (``W``), so recording one extends a list
+by a short-lived tuple (freed at once, reused from the allocator's free list) instead of keeping a
+tuple per event (new memory, and one more object for every GC pass to walk). Event layouts
+(``ts``/``t0`` are ``time.perf_counter()`` values; epoch = ``ts + record.offset``):
 
-``ts``/``t0`` are ``time.perf_counter()`` values (routine events reuse the engine's own reads);
-epoch seconds = ``ts + record.offset``.
+* ``ts, "slot_call", routine_id, payload, slot_name, source_activation_id``
+* ``t0, "routine_start", routine_id, slot_name, activation_id, None``
+* ``t0, "routine_complete", routine_id, slot_name, activation_id, duration`` (its time is
+  ``t0 + duration``: routine events reuse the engine's own clock reads)
+* ``ts, "event_emit", routine_id, payload, event_name, activation_id``
+* any other type: ``ts, type, routine_id, (data, duration, status, slot_name, event_name,
+  activation_id, extra), None, None``; a ``routine_error`` also counts in its routine's metrics.
 
-Measured alternatives that did not pay off (wall clock, 200-routine chain): a flat deque of
-fields (no tuple per event: less GC work, but ``extend`` of seven items cost as much), payloads
-kept apart from the tuples (so the GC could untrack them), and seqs stored as ``seq & 255``
-(a cached small int instead of a new int per event).
-
-Writers: for a sequential job (``fast``) only the job's worker thread appends, without a lock;
-otherwise writers hold ``lock``. Events recorded meanwhile by other threads (job-level events)
-append whole tuples; ``deque.append`` is atomic, so entries never tear, and readers order by seq.
+Writers: for a sequential job (``fast``) only the job's worker appends, without a lock, and takes
+the lock only to trim (once per ``cap // 4`` events or so). Otherwise writers hold ``lock``.
+Extending a list by a tuple is one C-level operation (atomic under the GIL), so a job-level event
+appended by another thread never tears an event. Readers take ``lock`` and copy the list, also in
+one C-level operation.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections import deque
-from operator import itemgetter
 from typing import Any
 
-__all__ = ["JobRecord", "count_value", "expand"]
+__all__ = ["W", "JobRecord", "expand", "full"]
 
-_FULL = 11
-_by_seq = itemgetter(0)
+W = 6   # fields per event in the flat buffer
 
 
-def expand(e: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``(seq, ts, type, routine_id, data, duration, status, slot, event, activation, extra)``."""
-    if len(e) == _FULL:
-        return e
-    etype = e[2]
+def full(ts: float, event_type: str, routine_id: str | None, data: Any, duration: float | None,
+         status: str | None, slot_name: str | None, event_name: str | None,
+         activation_id: int | None, extra: Any) -> tuple[Any, ...]:
+    """The buffer fields of an event of any type (the per-hop types have shorter layouts)."""
+    return (ts, event_type, routine_id,
+            (data, duration, status, slot_name, event_name, activation_id, extra), None, None)
+
+
+def expand(seq: int, ring: list[Any], i: int) -> tuple[Any, ...]:
+    """The event at ``ring[i:i + W]`` as ``(seq, ts, type, routine_id, data, duration, status,
+    slot, event, activation, extra)``."""
+    ts, etype, rid, a, b, c = ring[i:i + W]
     if etype == "slot_call":
-        return (e[0], e[1], etype, e[3], e[4], None, None, e[5], None, e[6], None)
+        return (seq, ts, etype, rid, a, None, None, b, None, c, None)
     if etype == "routine_start":
-        return (e[0], e[1], etype, e[3], None, None, "running", e[4], None, e[5], None)
+        return (seq, ts, etype, rid, None, None, "running", a, None, b, None)
     if etype == "routine_complete":
-        return (e[0], e[1] + e[6], etype, e[3], None, e[6], "completed", e[4], None, e[5], None)
-    return (e[0], e[1], etype, e[3], e[4], None, None, None, e[5], e[6], None)  # event_emit
-
-
-def count_value(counter: itertools.count[int]) -> int:
-    """How many values an ``itertools.count(1)`` has handed out (read without consuming)."""
-    return int(repr(counter)[6:-1]) - 1
+        return (seq, ts + c, etype, rid, None, c, "completed", a, None, b, None)
+    if etype == "event_emit":
+        return (seq, ts, etype, rid, a, None, None, None, b, c, None)
+    return (seq, ts, etype, rid, *a)
 
 
 class JobRecord:
-    """Per-job state: trace ring, counters, raw routine metrics (see the module docstring)."""
+    """Per-job state: trace buffer, folded totals and routine metrics (see the module docstring)."""
 
     __slots__ = (
-        "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "counter",
-        "slot_counter", "emit_counter", "routines", "errors", "total_routines", "job_ref",
-        "locked", "owner", "fast", "offset", "emitted", "emitted_copy",
+        "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "base", "cap",
+        "high", "folded", "slot_calls", "emits", "routines", "errors", "total_routines",
+        "job_ref", "locked", "owner", "fast", "offset",
     )
 
     def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
@@ -79,12 +83,14 @@ class JobRecord:
         self.start_time: float | None = None
         self.end_time: float | None = None
         self.lock = threading.RLock()  # re-entrant: entries() may lock under a holder
-        self.ring: deque[tuple[Any, ...]] = deque(maxlen=maxlen)
-        self.counter = itertools.count(1)        # seq of the next event
-        self.slot_counter = itertools.count(1)
-        self.emit_counter = itertools.count(1)
-        # routine_id -> (count, total, min, max, errors, last_t0, last_duration); a tuple is
-        # replaced on each update, which frees the old one instead of growing memory
+        self.ring: list[Any] = []   # W fields per event
+        self.base = 0           # events trimmed away so far (the seq of the first is base + 1)
+        self.folded = 0         # ring[:folded] is counted in the totals and metrics below
+        self.cap = self.high = 0
+        self.set_cap(maxlen)
+        self.slot_calls = 0
+        self.emits = 0
+        # routine_id -> (count, total, min, max, errors, last_t0, last_duration)
         self.routines: dict[str, tuple[Any, ...]] = {}
         self.errors: list[dict[str, Any]] = []
         self.total_routines = 0
@@ -94,32 +100,91 @@ class JobRecord:
         self.fast = False          # not locked and nobody subscribed: hooks append lock-free
         # Taken once per record: wall-clock steps during a job do not reorder its trace.
         self.offset = time.time() - time.perf_counter()
-        # The last emit's payload and its copy (lock-free writers only): the delivery that
-        # follows at once hands the receiver that same dict, so its slot_call reuses the copy
-        # (one copy per hop, not two)
-        self.emitted: Any = None
-        self.emitted_copy: Any = None
+
+    def set_cap(self, maxlen: int) -> None:
+        """Keep the newest ``maxlen`` events (trimmed in chunks: at most ~1.25x are held)."""
+        self.cap = maxlen
+        self.high = (maxlen + max(16, maxlen // 4)) * W   # in buffer fields
+
+    # ---- writing (see the module docstring for who holds the lock) ---------------------------
+    def trim(self) -> None:
+        """Fold, then drop the events beyond the newest ``cap`` (caller holds ``lock``)."""
+        ring = self.ring
+        n = len(ring)
+        cut = n - self.cap * W
+        if cut <= 0:
+            return
+        self.fold(n)
+        del ring[:cut]
+        self.base += cut // W
+        self.folded -= cut
+
+    def fold(self, upto: int) -> None:
+        """Count ``ring[folded:upto]`` into the totals and metrics (caller holds ``lock``)."""
+        start = self.folded
+        if upto <= start:
+            return
+        ring = self.ring
+        routines = self.routines
+        for i in range(start, upto, W):
+            etype = ring[i + 1]
+            if etype == "routine_complete":
+                t0, _, rid, _, _, duration = ring[i:i + W]
+                failed = 0
+            elif etype == "slot_call":
+                self.slot_calls += 1
+                continue
+            elif etype == "event_emit":
+                self.emits += 1
+                continue
+            elif etype == "routine_error":
+                t_end, rid, duration = ring[i], ring[i + 2], ring[i + 3][1]
+                t0 = t_end - duration
+                failed = 1
+            else:
+                continue
+            m = routines.get(rid)
+            if m is None:
+                routines[rid] = (1, duration, duration, duration, failed, t0, duration)
+            else:
+                count, total, low, high, errors, _, _ = m
+                routines[rid] = (count + 1, total + duration, min(low, duration),
+                                 max(high, duration), errors + failed, t0, duration)
+        self.folded = upto
+
+    def seq_of(self, ts: Any, event_type: str) -> int | None:
+        """The seq of the event whose time object is ``ts`` (an identity match, from the end;
+        caller holds ``lock``)."""
+        ring = self.ring
+        for i in range(len(ring) - W, -1, -W):
+            if ring[i] is ts and ring[i + 1] is event_type:
+                return self.base + i // W + 1
+        return None
+
+    # ---- reading --------------------------------------------------------------------------
+    def settle(self) -> tuple[int, list[tuple[Any, ...]]]:
+        """Fold everything appended so far; return ``(base, snapshot of the ring)``."""
+        with self.lock:
+            ring = self.ring[:]   # one C-level copy: a lock-free writer cannot tear it
+            self.fold(len(ring))
+            return self.base, ring
 
     def entries(self) -> list[tuple[Any, ...]]:
-        """The retained events, expanded (see :func:`expand`), in seq order."""
-        for _ in range(100):
-            try:
-                ring = list(self.ring)   # one C-level copy: atomic under the GIL
-                break
-            except RuntimeError:  # "deque mutated during iteration": a writer got in; retry
-                continue
-        else:
-            with self.lock:
-                ring = list(self.ring)
-        # Lock-free writers can interleave next(seq) and append; seq is the true order.
-        if any(ring[i][0] > ring[i + 1][0] for i in range(len(ring) - 1)):
-            ring.sort(key=_by_seq)
-        return [expand(e) for e in ring]
+        """The newest ``cap`` events, expanded (see :func:`expand`), oldest first."""
+        base, ring = self.settle()
+        first = max(0, len(ring) // W - self.cap)
+        return [expand(base + k + 1, ring, k * W) for k in range(first, len(ring) // W)]
+
+    @property
+    def total_events(self) -> int:
+        """Events ever recorded for this job (including those trimmed away)."""
+        return self.base + len(self.ring) // W
 
     def resize(self, maxlen: int) -> None:
         """Keep the newest ``maxlen`` events from now on (caller holds ``lock``)."""
-        self.ring = deque(self.entries(), maxlen=maxlen)
+        self.set_cap(maxlen)
+        self.trim()
 
     def __len__(self) -> int:
-        """Events currently retained (at most the ring's ``maxlen``)."""
-        return len(self.ring)
+        """Events currently retained (at most ``cap``)."""
+        return min(len(self.ring) // W, self.cap)

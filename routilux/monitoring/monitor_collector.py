@@ -1,22 +1,24 @@
 """Per-job execution traces and metrics, recorded cheaply on the engine's worker threads.
 
-Hot path (every hook call, see :mod:`routilux.monitoring.monitor_hooks`): find the job's record,
-extend its flat ring buffer by one entry and bump a counter, without a lock for sequential jobs
-(see :class:`~routilux.monitoring.job_record.JobRecord`). Nothing is summarised or turned into
-objects until someone reads: :class:`ExecutionEvent` objects, payload summaries and
-:class:`JobMetrics` are built on demand. Only while someone subscribes live is an event dict built
-at record time (for :class:`~routilux.monitoring.event_manager.JobEventManager`), under the
-record's lock together with the append, so subscribers see the ring's order.
+Hot path (every hook call, see :mod:`routilux.monitoring.monitor_hooks`): find the job's record
+and append one short tuple to its buffer, without a lock for sequential jobs (see
+:class:`~routilux.monitoring.job_record.JobRecord`). Nothing is counted, summarised or turned into
+objects until someone reads: totals and routine metrics are folded out of the entries, and
+:class:`ExecutionEvent` objects, payload summaries and :class:`JobMetrics` are built on demand.
+Only while someone subscribes live is an event dict built at record time (for
+:class:`~routilux.monitoring.event_manager.JobEventManager`), under the record's lock together
+with the append, so subscribers see the buffer's order.
 
-Payloads of ``slot_call`` and ``event_emit`` events are shallow copies taken at record time (one
-dict copy per hop: a delivery right after its emit shares the emit's copy), so a handler that
-changes its payload dict, or a debugger's ``set_variable``, does not rewrite earlier events. Values
-*nested* in a payload (a list, a dict, an object) are still shared with the handler and summarised
-only when read: mutating one in place after it was recorded shows in the trace read later.
+Payloads of ``slot_call`` and ``event_emit`` events are the dicts the engine delivered, kept
+without copying: the engine never changes a dict it showed to the hooks, a handler that takes the
+dict itself gets its own copy, and a debugger's ``set_variable`` edits a copy too (see
+:mod:`routilux.hooks`). So later changes do not rewrite earlier events. Values *nested* in a
+payload (a list, a dict, an object) are still shared with the handler and summarised only when
+read: mutating one in place after it was recorded shows in the trace read later.
 
-Ring entries and why the ring is flat: :mod:`routilux.monitoring.job_record`. Times in the ring
-are ``time.perf_counter()`` values (routine events reuse the engine's own reads), turned into
-epoch seconds when read.
+Buffer entries: :mod:`routilux.monitoring.job_record`. Times in the buffer are
+``time.perf_counter()`` values (routine events reuse the engine's own reads), turned into epoch
+seconds when read.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Callable
 
 from routilux.errors import ValidationError
 from routilux.monitoring.event_manager import JobEventManager
-from routilux.monitoring.job_record import JobRecord, count_value, expand
+from routilux.monitoring.job_record import W, JobRecord, expand, full
 from routilux.monitoring.records import DictAccess, ExecutionEvent, JobMetrics, RoutineMetrics, iso
 from routilux.monitoring.summary import summarize, summarize_mapping
 
@@ -128,26 +130,37 @@ class MonitorCollector:
             if len(self._jobs) <= self._max_jobs:
                 return
 
-    def append_locked(self, rec: JobRecord, fields: tuple[Any, ...], counter: Any = None) -> None:
-        """Append ``fields`` (an entry without its seq, in one of the layouts of
-        :mod:`~routilux.monitoring.job_record`) under the job's lock, delivering it to live
-        subscribers in order."""
+    def append_locked(self, rec: JobRecord, fields: tuple[Any, ...]) -> None:
+        """Append one event's ``W`` fields (a layout of :mod:`~routilux.monitoring.job_record`)
+        under the job's lock, delivering it to live subscribers in order."""
         em = self.event_manager
         with rec.lock:
-            entry = (next(rec.counter), *fields)
-            rec.ring.append(entry)
-            if counter is not None:
-                next(counter)
-            if em.live and em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, expand(entry)))
+            ring = rec.ring
+            ring += fields
+            # A lock-free writer that has not seen a new subscriber yet may append right after
+            # us; look our event up then (publish_late delivers theirs).
+            n = len(ring)
+            seq = (rec.base + n // W if ring[n - W] is fields[0]
+                   else rec.seq_of(fields[0], fields[1]))
+            if n > rec.high:
+                rec.trim()
+            if em.live and seq is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, expand(seq, fields, 0)))
 
-    def publish_late(self, rec: JobRecord, entry: tuple[Any, ...]) -> None:
-        """Deliver an entry a lock-free writer appended while a subscriber was registering
+    def publish_late(self, rec: JobRecord, fields: tuple[Any, ...]) -> None:
+        """Deliver an event a lock-free writer appended while a subscriber was registering
         (subscribers drop it if their history already had it)."""
         em = self.event_manager
         with rec.lock:
-            if em.wants(rec.job_id, rec.flow_id):
-                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, expand(entry)))
+            seq = rec.seq_of(fields[0], fields[1])
+            if seq is not None and em.wants(rec.job_id, rec.flow_id):
+                em._deliver(rec.job_id, rec.flow_id, self._entry_dict(rec, expand(seq, fields, 0)))
+
+    @staticmethod
+    def trim(rec: JobRecord) -> None:
+        """The lock-free writer's buffer passed its high-water mark: fold and trim it."""
+        with rec.lock:
+            rec.trim()
 
     def record(
         self, rec: JobRecord, event_type: str, routine_id: str | None, data: Any = None,
@@ -155,8 +168,8 @@ class MonitorCollector:
         event_name: str | None = None, activation_id: int | None = None, extra: Any = None,
     ) -> None:
         """Append one event to the job's ring (locked; for the less frequent event types)."""
-        self.append_locked(rec, (time.perf_counter(), event_type, routine_id, data, duration,
-                                 status, slot_name, event_name, activation_id, extra))
+        self.append_locked(rec, full(time.perf_counter(), event_type, routine_id, data, duration,
+                                     status, slot_name, event_name, activation_id, extra))
 
     def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> JobRecord:
         """A job started: (re)create its record and trace ``job_start``."""
@@ -189,27 +202,16 @@ class MonitorCollector:
             self.record(rec, etype, None, status=status, extra=extra)
 
     @staticmethod
-    def update_routine(
-        rec: JobRecord, routine_id: str, slot_name: str, duration: float, t0: float,
-        error: BaseException | None,
-    ) -> None:
-        """Fold one activation into the routine's metrics (caller ensures a single writer).
-
-        ``t0`` is the activation's start (a perf_counter() value, like ring times)."""
-        failed = 0 if error is None else 1
-        m = rec.routines.get(routine_id)
-        if m is None:
-            rec.routines[routine_id] = (1, duration, duration, duration, failed, t0, duration)
-        else:
-            count, total, low, high, errors, _, _ = m
-            rec.routines[routine_id] = (count + 1, total + duration, min(low, duration),
-                                        max(high, duration), errors + failed, t0, duration)
-        if error is not None and len(rec.errors) < MAX_ERRORS:
-            rec.errors.append({
-                "routine_id": routine_id, "slot_name": slot_name,
-                "error_type": type(error).__name__, "message": str(error)[:1000],
-                "timestamp": iso(t0 + duration + rec.offset),
-            })
+    def note_error(rec: JobRecord, routine_id: str, slot_name: str, t_end: float,
+                   error: BaseException) -> None:
+        """Keep the details of a failed activation (its metrics come from its trace entry)."""
+        with rec.lock:
+            if len(rec.errors) < MAX_ERRORS:
+                rec.errors.append({
+                    "routine_id": routine_id, "slot_name": slot_name,
+                    "error_type": type(error).__name__, "message": str(error)[:1000],
+                    "timestamp": iso(t_end + rec.offset),
+                })
 
     # ---- history for subscribers ----------------------------------------------------------
     def subscribe_with_history(
@@ -287,6 +289,7 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return None
+        rec.settle()
         m = rec.routines.get(routine_id)
         return None if m is None else self._routine_metrics(rec, routine_id, m)
 
@@ -295,14 +298,13 @@ class MonitorCollector:
         rec = self._jobs.get(job_id)
         if rec is None:
             return None
-        # No lock: writers of a sequential job never take it. Each routine's metrics are one
-        # immutable tuple, swapped whole; a read racing a write sees the activation before or
-        # after.
-        rms = {rid: self._routine_metrics(rec, rid, m) for rid, m in list(rec.routines.items())}
-        errors = list(rec.errors)
+        with rec.lock:   # folds what the lock-free writer appended since the last read
+            base, ring = rec.settle()
+            routines = list(rec.routines.items())
+            errors = list(rec.errors)
+            totals = (base + len(ring) // W, rec.slot_calls, rec.emits)
+        rms = {rid: self._routine_metrics(rec, rid, m) for rid, m in routines}
         start, end = rec.start_time, rec.end_time
-        totals = (count_value(rec.counter), count_value(rec.slot_counter),
-                  count_value(rec.emit_counter))
         duration = None
         if start is not None:
             duration = (end if end is not None else time.time()) - start

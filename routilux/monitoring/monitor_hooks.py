@@ -2,13 +2,12 @@
 
 Budget: with monitoring on, a hop may cost at most twice a hop with it off (DESIGN.md §9), and
 the engine's own hooked path already spends much of that. So each hop hook does the least that
-keeps the contract: find the job's record (cached on the JobState as ``_monitor_rec``), append
-one tuple to its ring, bump an ``itertools.count``; payload summaries and event objects are built
-only when read (the payload dict itself is copied shallowly, once per hop, so later changes to it
-do not rewrite the trace). For a sequential job every hop hook runs on that job's single worker, so the
-append needs no lock (see :class:`~routilux.monitoring.monitor_collector._JobRecord`); concurrent
-jobs and recording while live subscribers exist take the record's lock. Breakpoint and debugger
-work happens only when a breakpoint or a debug session exists.
+keeps the contract: find the job's record (cached on the JobState as ``_monitor_rec``) and append
+one short tuple of values that already exist to its buffer; counts, metrics, payload summaries
+and event objects are derived only when read (see :mod:`~routilux.monitoring.job_record`). For a
+sequential job every hop hook runs on that job's single worker, so the append needs no lock;
+concurrent jobs and recording while live subscribers exist take the record's lock. Breakpoint
+and debugger work happens only when a breakpoint or a debug session exists.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from routilux.hooks import ExecutionHooks
 from routilux.monitoring.debugger import WorkerDebugger
+from routilux.monitoring.job_record import full
 
 if TYPE_CHECKING:
     from routilux.flow import Flow
@@ -124,8 +124,11 @@ class MonitoringHooks(ExecutionHooks):
     # ---- hops (hot: keep every line here cheap) -------------------------------------------
     # A job is recorded by the registry whose hooks saw it start: its record is cached on the
     # JobState, so a hop finds it with one attribute read (AttributeError: first sight). Each
-    # hook appends one short tuple to the ring (layouts in job_record); routine events reuse the
-    # engine's clock reads (activation.t0, duration) instead of reading the clock again.
+    # hook extends the flat buffer by one event of values that already exist (layouts in
+    # job_record): no
+    # seq, no counter, no metric, no copy; routine events reuse the engine's clock reads
+    # (activation.t0, duration). The two hooks that end a hop's work check the buffer's
+    # high-water mark, so it is folded and trimmed in chunks.
 
     def on_slot_call(
         self, *, job_state: JobState, routine_id: str, slot_name: str, data: dict[str, Any],
@@ -135,21 +138,15 @@ class MonitoringHooks(ExecutionHooks):
             rec = job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(job_state)
-        src = source.activation_id if source is not None else None
-        # A shallow copy: the handler (or a debugger's set_variable) may change the payload
-        # later, and the trace must show what was delivered (summarised only when read). A
-        # delivery right after an emit gets the emitted dict itself: reuse the emit's copy.
+        entry = (_clock(), "slot_call", routine_id, data, slot_name,
+                 source.activation_id if source is not None else None)
         if rec.fast:
-            data = rec.emitted_copy if rec.emitted is data else data.copy()
-            entry = (next(rec.counter), _clock(), "slot_call", routine_id, data, slot_name, src)
-            rec.ring.append(entry)
-            next(rec.slot_counter)
+            ring = rec.ring
+            ring += entry
             if not rec.fast:  # a subscriber registered while we appended
                 self.collector.publish_late(rec, entry)
         else:
-            self.collector.append_locked(
-                rec, (_clock(), "slot_call", routine_id, data.copy(), slot_name, src),
-                rec.slot_counter)
+            self.collector.append_locked(rec, entry)
 
     def before_activation(self, *, activation: Activation) -> None:
         if self._debugging and (
@@ -163,15 +160,15 @@ class MonitoringHooks(ExecutionHooks):
             rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(activation.runtime.job_state)
+        entry = (activation.t0, "routine_start", activation.routine_id, activation.slot.name,
+                 activation.activation_id, None)
         if rec.fast:
-            entry = (next(rec.counter), activation.t0, "routine_start", activation.routine_id,
-                     activation.slot.name, activation.activation_id)
-            rec.ring.append(entry)
+            ring = rec.ring
+            ring += entry
             if not rec.fast:
                 self.collector.publish_late(rec, entry)
         else:
-            self.collector.append_locked(rec, (activation.t0, "routine_start", activation.routine_id,
-                                               activation.slot.name, activation.activation_id))
+            self.collector.append_locked(rec, entry)
 
     def on_routine_end(
         self, *, activation: Activation, duration: float, error: BaseException | None
@@ -180,52 +177,33 @@ class MonitoringHooks(ExecutionHooks):
             rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(activation.runtime.job_state)
-        t0 = activation.t0   # the handler ended at t0 + duration (the engine's own clock reads)
-        rid = activation.routine_id
-        if error is None and rec.fast:
-            # The common case, inlined: a successful activation of a sequential job, nobody
-            # listening live. Metrics: (count, total, min, max, errors, last_t0, last_duration).
-            routines = rec.routines
-            m = routines.get(rid)
-            if m is None:
-                routines[rid] = (1, duration, duration, duration, 0, t0, duration)
-            else:
-                count, total, low, high, errors, _, _ = m
-                routines[rid] = (count + 1, total + duration, duration if duration < low else low,
-                                 duration if duration > high else high, errors, t0, duration)
-            entry = (next(rec.counter), t0, "routine_complete", rid, activation.slot.name,
-                     activation.activation_id, duration)
-            rec.ring.append(entry)
+        if error is None:
+            entry: tuple[Any, ...] = (activation.t0, "routine_complete", activation.routine_id,
+                                      activation.slot.name, activation.activation_id, duration)
+        else:
+            entry = self._error_entry(rec, activation, duration, error)
+        if rec.fast:
+            ring = rec.ring
+            ring += entry
             if not rec.fast:
                 self.collector.publish_late(rec, entry)
+            elif len(ring) > rec.high:
+                self.collector.trim(rec)
         else:
-            self._routine_end_slow(rec, activation, duration, error, t0)
+            self.collector.append_locked(rec, entry)
         if self._debugging and self._session_map and (
             activation.runtime.job_state.job_id in self._session_map
         ):  # (sessions outlive their jobs: a stale one must not cost other jobs a call)
             self.debugger.routine_ended(activation)
 
-    def _routine_end_slow(
-        self, rec: Any, activation: Activation, duration: float, error: BaseException | None,
-        t0: float,
-    ) -> None:
+    def _error_entry(
+        self, rec: Any, activation: Activation, duration: float, error: BaseException
+    ) -> tuple[Any, ...]:
+        t_end = activation.t0 + duration
         rid, slot_name = activation.routine_id, activation.slot.name
-        with rec.lock:
-            self.collector.update_routine(rec, rid, slot_name, duration, t0, error)
-        if error is None:
-            fields: tuple[Any, ...] = (t0, "routine_complete", rid, slot_name,
-                                       activation.activation_id, duration)
-        else:
-            fields = (t0 + duration, "routine_error", rid, None, duration, "failed", slot_name,
-                      None, activation.activation_id,
-                      {"error": f"{type(error).__name__}: {error}"[:1000]})
-        if not rec.fast:
-            self.collector.append_locked(rec, fields)
-        else:
-            entry = (next(rec.counter), *fields)
-            rec.ring.append(entry)
-            if not rec.fast:
-                self.collector.publish_late(rec, entry)
+        self.collector.note_error(rec, rid, slot_name, t_end, error)
+        return full(t_end, "routine_error", rid, None, duration, "failed", slot_name, None,
+                    activation.activation_id, {"error": f"{type(error).__name__}: {error}"[:1000]})
 
     def on_event_emit(
         self, *, activation: Activation | None, job_state: JobState, routine_id: str,
@@ -235,26 +213,22 @@ class MonitoringHooks(ExecutionHooks):
             rec = job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(job_state)
-        act_id = activation.activation_id if activation is not None else None
-        copy = data.copy()   # the receivers get this very dict: keep what was emitted
+        events = self._bp_events   # read once: the copy and the debugger call must agree
+        steer = events is not None and routine_id in events
+        # An event breakpoint may pause here and edit the dict about to be delivered: keep
+        # what was emitted.
+        entry = (_clock(), "event_emit", routine_id, data.copy() if steer else data, event_name,
+                 activation.activation_id if activation is not None else None)
         if rec.fast:
-            # One writer (the job's worker), so the pair cannot be mixed up between threads.
-            rec.emitted = data
-            rec.emitted_copy = copy
-            entry = (next(rec.counter), _clock(), "event_emit", routine_id, copy, event_name,
-                     act_id)
-            rec.ring.append(entry)
-            next(rec.emit_counter)
+            ring = rec.ring
+            ring += entry
             if not rec.fast:
                 self.collector.publish_late(rec, entry)
+            elif len(ring) > rec.high:
+                self.collector.trim(rec)
         else:
-            self.collector.append_locked(
-                rec, (_clock(), "event_emit", routine_id, copy, event_name, act_id),
-                rec.emit_counter)
-        events = self._bp_events
-        if events is not None and routine_id in events:
-            rec.emitted = None   # a breakpoint may pause here and edit the payload: copy again
-            rec.emitted_copy = None
+            self.collector.append_locked(rec, entry)
+        if steer:
             self.debugger.event_emitted(activation, job_state, routine_id, event_name, data)
 
     def _record_hit(

@@ -248,3 +248,66 @@ def test_parent_chain_stays_bounded_on_a_long_chain() -> None:
         undo()
     assert js.status == "completed"
     assert 64 <= longest[0] <= 128
+
+
+class _Keeper(ExecutionHooks):
+    """An observer that keeps the payload dicts it is shown, with a snapshot of each."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def on_slot_call(self, *, job_state: JobState, routine_id: str, slot_name: str,
+                     data: dict[str, Any], source: Activation | None) -> None:
+        self.kept.append((data, dict(data)))
+
+    def on_event_emit(self, *, activation: Activation | None, job_state: JobState,
+                      routine_id: str, event_name: str, data: dict[str, Any]) -> None:
+        self.kept.append((data, dict(data)))
+
+
+class _Scribbler(Routine):
+    """Takes its payload dict itself, scribbles on it, and fails on the first attempt."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("trigger", self.run,
+                         merge_strategy=lambda old, new: new.update(merged=True) or new)
+        self.define_event("out", ["seen"])
+        self.seen: list[dict[str, Any]] = []
+
+    def run(self, data: dict[str, Any]) -> None:
+        self.seen.append(dict(data))
+        data["x"] = "scribbled"
+        data.setdefault("attempts", 0)
+        data["attempts"] += 1
+        if data["attempts"] == 1:
+            raise RuntimeError("first attempt fails")
+        self.emit("out", seen=len(self.seen))
+
+
+def _scribble(hooks: ExecutionHooks | None) -> list[dict[str, Any]]:
+    flow = Flow("scribble")
+    s = _Scribbler()
+    s.set_error_handler(ErrorHandler(ErrorStrategy.RETRY, max_retries=2, retry_delay=0.0))
+    flow.add_routine(s, "s")
+    undo = install_hooks(hooks)
+    try:
+        job = flow.execute("s", {"x": "original"}, timeout=10)
+    finally:
+        undo()
+    assert job.status == "completed", job.error
+    return s.seen
+
+
+def test_observers_may_keep_payload_dicts_and_handlers_behave_the_same() -> None:
+    # Handlers that take the dict itself (and a merge strategy that edits its input) get a
+    # copy while hooks are installed, so what an observer kept is never changed afterwards...
+    keeper = _Keeper()
+    observed = _scribble(keeper)
+    assert keeper.kept and all(kept == snapshot for kept, snapshot in keeper.kept)
+    assert keeper.kept[0][1] == {"x": "original"}
+    # ...and the handler cannot tell: the retry sees its own first attempt's changes either way.
+    assert observed == _scribble(None) == [
+        {"x": "original", "merged": True},
+        {"x": "scribbled", "merged": True, "attempts": 1},
+    ]

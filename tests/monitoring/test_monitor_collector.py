@@ -246,32 +246,43 @@ def test_concurrent_job_counts_are_exact(registry: MonitoringRegistry) -> None:
 def test_reading_a_record_under_its_own_lock_cannot_deadlock() -> None:
     """subscribe_with_history and resize read entries() while holding the record's lock."""
     import threading
-    from collections import deque
 
     from routilux.monitoring.job_record import JobRecord
 
-    class Racing(deque):  # the lock-free copies all collide with a writer, so entries() locks
-        failures = 100
-
-        def __iter__(self):  # type: ignore[no-untyped-def]
-            if Racing.failures > 0:
-                Racing.failures -= 1
-                raise RuntimeError("deque mutated during iteration")
-            return super().__iter__()
-
     rec = JobRecord("j", "f", 10)
-    rec.ring = Racing(maxlen=10)
+    rec.ring += (0.0, "routine_start", "r", "in", 1, None)
     got: list[object] = []
 
     def read_while_holding() -> None:
         with rec.lock:
-            got.append(rec.entries())
+            got.append([e[:3] for e in rec.entries()])
 
     reader = threading.Thread(target=read_while_holding, daemon=True)
     reader.start()
     reader.join(5)
     assert not reader.is_alive(), "entries() deadlocked under its own record lock"
-    assert got == [[]]
+    assert got == [[(1, 0.0, "routine_start")]]
+
+
+def test_a_trimmed_buffer_keeps_seqs_totals_and_metrics_exact() -> None:
+    """Entries are folded into the metrics once each, whether read first or trimmed first."""
+    from routilux.monitoring.job_record import JobRecord
+
+    rec = JobRecord("j", "f", 10)
+    for i in range(100):
+        rec.ring += (float(i), "slot_call", "r", {"i": i}, "in", None)
+        rec.ring += (float(i), "routine_complete", "r", "in", i, 0.5 + i)
+        if i == 37:
+            assert rec.entries()[-1][0] == 76     # a read in between folds part of it
+        if len(rec.ring) > rec.high:
+            rec.trim()
+    entries = rec.entries()
+    assert [e[0] for e in entries] == list(range(191, 201))   # the newest 10, seq by position
+    assert rec.total_events == 200 and rec.slot_calls == 100
+    count, total, low, high, errors, last_t0, last = rec.routines["r"]
+    assert (count, low, high, errors, last_t0, last) == (100, 0.5, 99.5, 0, 99.0, 99.5)
+    assert total == sum(0.5 + i for i in range(100))
+    assert len(rec) == 10 and len(rec.ring) <= rec.high
 
 
 class _Mutator(Routine):
