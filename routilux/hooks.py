@@ -58,6 +58,12 @@ __all__ = ["ExecutionHooks", "active_hooks", "install_hooks"]
 class ExecutionHooks:
     """Base class for engine observers; every method is a no-op. Override what you need."""
 
+    #: Whether the engine calls :meth:`before_activation` (parking the activation meanwhile, so a
+    #: snapshot of a job paused there lists it as pending). Read once per activation: an observer
+    #: that steers only at times (a debugger with no breakpoint set) may keep it ``False`` until
+    #: it has something to steer.
+    gates_activations: bool = True
+
     def on_job_start(self, *, job_state: JobState, flow: Flow) -> None:
         """A job was created and is about to run its entry activation (status ``running``)."""
 
@@ -78,6 +84,7 @@ class ExecutionHooks:
 
     def before_activation(self, *, activation: Activation) -> None:
         """About to run a slot handler, on the job's worker thread. May block (debugger).
+        Called only while :attr:`gates_activations` is true.
 
         After it returns the engine re-checks ``runtime.is_cancelled`` and drops the activation if
         so; otherwise it calls the handler with ``activation.data``.

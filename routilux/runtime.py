@@ -370,9 +370,11 @@ class JobRuntime(ErrorStrategies):
             eh = act.routine._error_handler or flow._error_handler
             if eh is not None and eh.strategy in _HOLDING:
                 act.held = []
-            if h is not None:
-                # Parked while before_activation runs: a debugger may block there, and a
-                # snapshot of the paused job must list this activation as pending.
+            # Parked while before_activation runs: a debugger may block there, and a snapshot
+            # of the paused job must list this activation as pending. An observer with nothing
+            # to steer right now says so (gates_activations), sparing the call and the parking.
+            gate = h is not None and h.gates_activations
+            if gate:
                 self._parked.add(act)
             lock.release()
             if err is None:
@@ -396,18 +398,19 @@ class JobRuntime(ErrorStrategies):
                 else:
                     # The observed path, inlined (a helper call per hop costs more than the
                     # hooks' own work). Try blocks are free in 3.11 until something raises.
-                    try:
-                        h.before_activation(activation=act)
-                    except Exception:
-                        logger.exception("routilux hook before_activation raised")
-                    # Set ops are atomic under the GIL: no second lock round trip per hop.
-                    self._parked.discard(act)
-                    if self._terminal:  # cancelled (or failed elsewhere) while parked: drop
-                        act = None
-                        with lock:
-                            self._inflight -= 1
-                            self._cond.notify_all()
-                        continue
+                    if gate:
+                        try:
+                            h.before_activation(activation=act)
+                        except Exception:
+                            logger.exception("routilux hook before_activation raised")
+                        # Set ops are atomic under the GIL: no second lock round trip per hop.
+                        self._parked.discard(act)
+                        if self._terminal:  # cancelled (or failed elsewhere) while parked: drop
+                            act = None
+                            with lock:
+                                self._inflight -= 1
+                                self._cond.notify_all()
+                            continue
                     # One clock read starts both the activation's timing and its trace: the
                     # duration covers on_routine_start + handler, and observers read act.t0
                     # instead of reading the clock again.
@@ -439,7 +442,7 @@ class JobRuntime(ErrorStrategies):
                         h.on_routine_end(activation=act, duration=duration, error=err)
                     except Exception:
                         logger.exception("routilux hook on_routine_end raised")
-            elif h is not None:
+            elif gate:
                 self._parked.discard(act)
             if err is not None:
                 self._handle_error(act, err)  # does its own book-keeping

@@ -60,6 +60,7 @@ class MonitoringHooks(ExecutionHooks):
             self._bp_routines = bm.routine_ids
             self._bp_events = bm.event_routine_ids or None
             self._debugging = bm.active or bool(self._session_map)
+            self.gates_activations = self._debugging   # else the engine skips before_activation
 
     def _rec(self, job_state: JobState) -> Any:
         """The job's record in this registry's collector (slow path; caches it on the job)."""

@@ -311,3 +311,24 @@ def test_observers_may_keep_payload_dicts_and_handlers_behave_the_same() -> None
         {"x": "original", "merged": True},
         {"x": "scribbled", "merged": True, "attempts": 1},
     ]
+
+
+def test_an_observer_with_nothing_to_steer_is_not_asked_before_activations() -> None:
+    class Sometimes(Recorder):
+        gates_activations = False
+
+        def after(self, name: str, kwargs: dict[str, Any]) -> None:
+            if name == "on_routine_end" and kwargs["activation"].routine_id == "ingest":
+                type(self).gates_activations = True   # from the next activation on
+
+    hooks = Sometimes()
+    flow = pipeline()
+    undo = install_hooks(hooks)
+    try:
+        job = flow.execute("ingest", {"data": [1, 2]}, timeout=5)
+    finally:
+        undo()
+    assert job.status == "completed"
+    gated = [kw["activation"].routine_id for n, kw in hooks.calls if n == "before_activation"]
+    assert gated == ["process", "validate"]
+    assert hooks.names().count("on_routine_start") == 3
