@@ -38,7 +38,7 @@ __all__ = ["DictAccess", "ExecutionEvent", "JobMetrics", "MonitorCollector", "Ro
 
 DEFAULT_MAX_EVENTS = 1000
 # Jobs whose traces and metrics are kept (finished ones are dropped oldest first). A job with a
-# full ring is ~230 KB, so this bounds the collector near 50 MB; the SQLite history keeps more.
+# full ring is at most ~190 KB, so this bounds the collector near 40 MB; the SQLite history keeps more.
 DEFAULT_MAX_JOBS = 200
 MAX_ERRORS = 100
 TERMINAL = frozenset({"completed", "failed", "cancelled", "lost"})

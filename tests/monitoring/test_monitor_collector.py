@@ -344,7 +344,7 @@ def test_a_status_note_arriving_after_the_end_changes_nothing() -> None:
 def test_the_collector_keeps_a_bounded_number_of_jobs(registry: MonitoringRegistry) -> None:
     from routilux.monitoring import MonitorCollector
 
-    assert MonitorCollector().max_jobs == 200    # ~230 KB per full trace: tens of MB at most
+    assert MonitorCollector().max_jobs == 200    # <= ~190 KB per full trace: tens of MB at most
     assert MonitoringRegistry(max_jobs=7).monitor_collector.max_jobs == 7
     collector = registry.monitor_collector
     flow, _ = pipeline("max-jobs")
