@@ -14,6 +14,8 @@ Step modes (what the worker does after it is released):
 ``enter_next``  the same for the next activation's handler (``step_into`` from a user pause)
 ``enter_delivery`` the same for the handler that receives the delivery of the event the job is
                 paused at (``step_into`` from an event pause); other activations run meanwhile
+``emit_over``   paused at an emit: deliver it, then pause at the next line of the code that
+                emitted (becomes ``line_over`` once the worker has the emitting frame traced)
 ``line_over``   inside a handler: pause at the next line of the same frame (or its caller)
 ``line_into``   inside a handler: pause at the next line anywhere, entering calls
 """
@@ -55,6 +57,7 @@ class DebugSession:
         # Set by the worker while it is paused here:
         self._activation: Activation | None = None
         self._frame: FrameType | None = None
+        self._emit_frame: FrameType | None = None   # paused at an emit: the code that emitted
         self._locals: Any = None          # frame locals (dict written back on resume, or proxy)
         self._payload: dict[str, Any] | None = None   # what set_variable(scope="local") edits
         self._job_state: Any = None
@@ -73,7 +76,7 @@ class DebugSession:
     def _enter(
         self, activation: Activation | None, job_state: Any, location: dict[str, Any], reason: str,
         breakpoint_id: str | None, frame: FrameType | None, payload: dict[str, Any] | None,
-        hit: Callable[[], None] | None = None,
+        hit: Callable[[], None] | None = None, emit_frame: FrameType | None = None,
     ) -> None:
         """The worker pauses here (called right *before* ``runtime.pause()``, see
         :func:`~routilux.monitoring.debugger.pause_worker`): from now on commands are accepted."""
@@ -86,6 +89,7 @@ class DebugSession:
             self._activation = activation
             self._job_state = job_state
             self._frame = frame
+            self._emit_frame = emit_frame
             self._locals = frame.f_locals if frame is not None else None
             self._payload = payload
             self.paused_at = location
@@ -132,7 +136,8 @@ class DebugSession:
             if self.status == "paused":
                 self.status = "running"
                 self.paused_at = None
-            self._activation = self._frame = self._locals = self._payload = None
+            self._activation = self._frame = self._emit_frame = None
+            self._locals = self._payload = None
             self.breakpoint_id = None
             self._pausing = self._early_release = False
             self._pending_hit = None
@@ -270,7 +275,8 @@ class DebugSession:
         """``{"frames": [...]}``: Python frames inside the handler (innermost first), then the
         chain of activations that led here (which emit fed which slot)."""
         with self._cond:
-            act, frame = self._activation, self._frame
+            act, in_frame = self._activation, self._frame
+            frame = in_frame or self._emit_frame   # at an emit: the frames that emitted
             at = self.paused_at or {}
         frames: list[dict[str, Any]] = []
         if act is None:
@@ -300,7 +306,7 @@ class DebugSession:
                 "line": code.co_firstlineno if code else None,
                 "activation_id": a.activation_id,
             }
-            if first and frame is None and at.get("event_name"):
+            if first and in_frame is None and at.get("event_name"):
                 entry["emitting"] = at["event_name"]  # paused on this activation's emit
                 entry["line"] = at.get("line", entry["line"])
             frames.append(entry)
@@ -338,9 +344,18 @@ class DebugSession:
         return {"job_id": self.job_id, "status": "running"}
 
     def step_over(self) -> dict[str, Any]:
-        """Run the paused activation (or line) and pause before the next one."""
+        """Run the paused activation (or line, or emit) and pause before the next one.
+
+        At routine level: pause before the job's next activation. Inside a handler: at its next
+        line. At an emit (event breakpoint): deliver, then pause at the emitting code's next line
+        (or, when the handler ends there, before the job's next activation)."""
         with self._cond:
-            mode = "line_over" if self._frame is not None else "activation"
+            if self._frame is not None:
+                mode = "line_over"
+            elif self._emit_frame is not None:
+                mode = "emit_over"
+            else:
+                mode = "activation"
         return self._release(mode, "step over")
 
     def step_into(self) -> dict[str, Any]:

@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["StepTracer", "is_internal_file", "pause_worker"]
 
 _PKG = os.path.dirname(os.path.abspath(routilux.__file__))
-# Engine, monitoring and service code is never stepped into; user routines elsewhere are.
+# Engine, monitoring and service code is never stepped into; user routines elsewhere are, and
+# so are the routines routilux ships (they run as user routines of a flow).
 _INTERNAL_DIRS = frozenset({_PKG, os.path.join(_PKG, "monitoring"), os.path.join(_PKG, "service")})
+_USER_FILES = frozenset({os.path.join(_PKG, "builtin_routines.py")})
 _internal_cache: dict[str, bool] = {}
 # How long a released worker waits for its job_resumed to be traced (normally microseconds:
 # the resuming thread reports it right after waking the worker).
@@ -42,10 +44,13 @@ RESUME_TRACE_WAIT = 0.5
 
 
 def is_internal_file(filename: str) -> bool:
-    """True for routilux's own engine/monitoring/service files (and frozen importlib)."""
+    """True for routilux's own engine/monitoring/service files (and frozen importlib), not for
+    its built-in routines."""
     hit = _internal_cache.get(filename)
     if hit is None:
-        hit = filename.startswith("<frozen") or os.path.dirname(os.path.abspath(filename)) in _INTERNAL_DIRS
+        path = os.path.abspath(filename)
+        hit = filename.startswith("<frozen") or (
+            os.path.dirname(path) in _INTERNAL_DIRS and path not in _USER_FILES)
         _internal_cache[filename] = hit
     return hit
 
@@ -54,7 +59,7 @@ def pause_worker(
     session: DebugSession, runtime: Any, activation: Activation | None, job_state: Any,
     location: dict[str, Any], reason: str, breakpoint_id: str | None = None,
     frame: FrameType | None = None, payload: dict[str, Any] | None = None,
-    hit: Callable[[], None] | None = None,
+    hit: Callable[[], None] | None = None, emit_frame: FrameType | None = None,
 ) -> bool:
     """Pause the job on this worker until released; ``False`` when the job ended meanwhile.
 
@@ -68,7 +73,8 @@ def pause_worker(
             if hit is not None:
                 hit()
             return False
-        session._enter(activation, job_state, location, reason, breakpoint_id, frame, payload, hit)
+        session._enter(activation, job_state, location, reason, breakpoint_id, frame, payload, hit,
+                       emit_frame)
         resumes = session._resumes_recorded
         try:
             try:
@@ -100,14 +106,12 @@ def _is_delivery(target: tuple[Any, str, int] | None, act: Activation) -> bool:
             and act.activation_id > target[2])
 
 
-def _user_line() -> tuple[str | None, int | None, str | None]:
-    """File, line and function of the innermost non-routilux frame on this thread."""
+def _user_frame() -> FrameType | None:
+    """The innermost non-routilux frame on this thread (the user code that called in)."""
     f: FrameType | None = sys._getframe(1)
     while f is not None and is_internal_file(f.f_code.co_filename):
         f = f.f_back
-    if f is None:
-        return None, None, None
-    return f.f_code.co_filename, f.f_lineno, f.f_code.co_name
+    return f
 
 
 class StepTracer:
@@ -122,6 +126,24 @@ class StepTracer:
         self.frames: list[FrameType] = []
         self.active = False
         self._previous: Callable[..., Any] | None = None
+
+    def attach(self, frame: FrameType) -> None:
+        """Trace frames that are already running: ``frame`` and its callers out to the handler's
+        (the worker paused at an emit inside them), then tracing this thread if not yet."""
+        f: FrameType | None = frame
+        outermost = frame
+        while f is not None and not is_internal_file(f.f_code.co_filename):
+            f.f_trace = self._local
+            if not any(f is g for g in self.frames):
+                self.frames.append(f)
+            outermost = f
+            if f.f_code is self.target:
+                break
+            f = f.f_back
+        if self.handler_frame is None:
+            self.handler_frame = outermost
+        if not self.active:
+            self.install()
 
     def install(self) -> None:
         """Start tracing this thread (only the worker itself may call this)."""
@@ -274,17 +296,33 @@ class WorkerDebugger:
         if bp is None:
             return
         session = self.sessions.get_or_create(job_state.job_id)
-        file, line, function = _user_line()
+        frame = _user_frame()
+        code = frame.f_code if frame is not None else None
         location = {"routine_id": routine_id,
                     "slot_name": activation.slot.name if activation is not None else None,
-                    "event_name": event_name, "line": line, "function": function, "file": file}
+                    "event_name": event_name,
+                    "line": frame.f_lineno if frame is not None else None,
+                    "function": code.co_name if code is not None else None,
+                    "file": code.co_filename if code is not None else None}
         runtime = activation.runtime if activation is not None else job_state.runtime
         tracer = session._tracer
         session.step_mode = None
         session._delivery = None
         pause_worker(session, runtime, activation, job_state, location, "breakpoint",
                      bp.breakpoint_id, None, data,
-                     partial(self.record_hit, job_state, activation, bp, dict(location)))
+                     partial(self.record_hit, job_state, activation, bp, dict(location)),
+                     emit_frame=frame if activation is not None else None)
+        if session.step_mode == "emit_over":
+            # Trace the emitting frames (already running) so the worker pauses at their next
+            # line once the delivery is queued.
+            if activation is not None and frame is not None:
+                if tracer is None or tracer.thread != threading.get_ident() or not tracer.active:
+                    tracer = StepTracer(session, activation)
+                tracer.attach(frame)
+                session._step_frame = frame
+                session.step_mode = "line_over"
+            else:
+                session.step_mode = "activation"
         if session.step_mode == "enter_delivery":
             # The engine creates the delivery's activations after this returns: any activation
             # of this emitter and event with a larger id than this floor is one of them (older

@@ -565,3 +565,84 @@ def test_a_subscriber_can_step_as_soon_as_it_sees_breakpoint_hit(
                              "job_resumed"], f"round {i}: {order}"
     finally:
         restore()
+
+
+class _EmitMidway(Routine):
+    """Emits in the middle of its handler, so there are lines to step to after the emit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.define_slot("inp", self.run)
+        self.define_event("out", ["value"])
+        self.define_event("done", ["value"])
+
+    def run(self, value):
+        y = value + 1
+        self.emit("out", value=y)
+        z = y * 2
+        self.emit("done", value=z)
+
+
+def test_step_over_from_an_event_pause_goes_to_the_emitting_handlers_next_line(
+    registry: MonitoringRegistry,
+) -> None:
+    flow = Flow("ev-next-line")
+    flow.add_routine(Source(), "r1")
+    flow.add_routine(_EmitMidway(), "mid")
+    after_out, after_done = Sink(), Sink()
+    flow.add_routine(after_out, "after_out")
+    flow.add_routine(after_done, "after_done")
+    flow.connect("r1", "out", "mid", "inp")
+    flow.connect("mid", "out", "after_out", "inp")
+    flow.connect("mid", "done", "after_done", "inp")
+    registry.breakpoint_manager.set_breakpoint(job_id="evl", routine_id="mid", event_name="out")
+    job = flow.start("r1", {"values": [4]}, job_id="evl")
+    session = _session(registry, job.job_id)
+    assert session.wait_until_paused(5)
+    emit_line = _line_of(_EmitMidway.run, 'self.emit("out"')
+    assert (session.paused_at["event_name"], session.paused_at["line"]) == ("out", emit_line)
+    assert session.variables()["local"] == {"value": 5}      # the payload about to be delivered
+    stack = session.call_stack()["frames"]
+    assert (stack[0]["kind"], stack[0]["function"], stack[0]["line"]) == ("python", "run", emit_line)
+
+    session.step_over()
+    assert session.wait_until_paused(5)
+    at = session.paused_at
+    assert (at["routine_id"], at["function"], at["line"]) == (
+        "mid", "run", _line_of(_EmitMidway.run, "z = y * 2"))
+    assert session.variables()["local"]["y"] == 5            # now the handler's frame locals
+    session.step_over()
+    assert session.wait_until_paused(5)
+    assert session.paused_at["line"] == _line_of(_EmitMidway.run, 'self.emit("done"')
+    session.step_out()                                          # back to routine level
+    assert session.wait_until_paused(5)
+    assert session.paused_at["line"] is None and session.paused_at["routine_id"] in (
+        "after_out", "after_done")
+    session.resume()
+    assert job.wait(5) and str(job.status) == "completed"
+    assert (after_out.received, after_done.received) == ([5], [10])
+
+
+def test_step_into_enters_a_builtin_routine_too(registry: MonitoringRegistry) -> None:
+    import inspect
+
+    from routilux.builtin_routines import Mapper
+
+    flow = Flow("builtin-step")
+    mapper = Mapper()
+    mapper.set_config(mapping={"value": "raw"})
+    flow.add_routine(mapper, "map")
+    sink = Sink()
+    flow.add_routine(sink, "sink")
+    flow.connect("map", "output", "sink", "inp")
+    registry.breakpoint_manager.set_breakpoint(job_id="bis", routine_id="map")
+    job = flow.start("map", {"raw": 3}, job_id="bis")
+    session = _session(registry, job.job_id)
+    assert session.wait_until_paused(5)
+    session.step_into()
+    assert session.wait_until_paused(5)
+    at = session.paused_at
+    assert (at["function"], at["file"]) == ("run", inspect.getsourcefile(Mapper))
+    assert session.variables()["local"]["data"] == {"raw": 3}
+    session.resume()
+    assert job.wait(5) and str(job.status) == "completed" and sink.received == [3]
