@@ -523,3 +523,72 @@ def test_a_concurrent_fan_out_trace_is_complete_and_consistent(
     assert {rid: rm.execution_count for rid, rm in m.routine_metrics.items()} == {
         "fan": 1, "work": n, "left": n, "right": n}
     assert m.completed_routines == 4 and m.failed_routines == 0 and m.total_routines == 5
+
+
+def test_readers_and_subscribers_racing_a_lock_free_writer_lose_nothing(
+    registry: MonitoringRegistry,
+) -> None:
+    """A sequential job records lock-free and trims its small ring hundreds of times while other
+    threads read metrics and traces and subscribers come and go (switching the writer between
+    the lock-free and the locked path): every count stays exact, every seq in order."""
+    import threading
+
+    from .helpers import Counter, Sink
+
+    collector = registry.monitor_collector
+    collector.set_max_events_per_job(100)
+    flow = Flow("race-writer")
+    counter = Counter()
+    counter.gate = threading.Event()
+    sink = Sink()
+    flow.add_routine(counter, "c")
+    flow.add_routine(sink, "s")
+    flow.connect("c", "tick", "s", "inp", param_mapping={"i": "value"})
+    n = 3000
+    job = flow.start("c", {"count": n}, job_id="race-writer-job")
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            trace = collector.get_execution_trace(job.job_id)
+            seqs = [e.seq for e in trace]
+            if seqs != list(range(seqs[0], seqs[0] + len(seqs))) if seqs else False:
+                problems.append(f"trace seqs not contiguous: {seqs[:5]}...")
+            m = collector.get_metrics(job.job_id)
+            if m is not None and len(trace) > m.total_events:
+                problems.append("metrics behind the trace")
+
+    def churn() -> None:
+        while not stop.is_set():
+            sub = registry.event_manager.subscribe(job.job_id, max_queue=100_000)
+            last = 0
+            for item in sub.drain():
+                if item.get("type") == "event":
+                    if item["seq"] <= last:
+                        problems.append(f"subscriber saw seq {item['seq']} after {last}")
+                    last = item["seq"]
+            sub.close()
+
+    threads = [threading.Thread(target=read, daemon=True),
+               threading.Thread(target=churn, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        counter.gate.set()
+        assert job.wait(60), "job did not finish"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert str(job.status) == "completed", job.error
+    assert problems == []
+    m = collector.get_metrics(job.job_id)
+    # job_start, c: slot_call + start + n emits + complete, s: n x (slot_call + start + its own
+    # emit of "done" + complete), job_completed
+    assert m.total_events == 1 + 3 + n + 4 * n + 1
+    assert (m.total_slot_calls, m.total_event_emits) == (1 + n, 2 * n)
+    assert m.routine_metrics["s"].execution_count == n and sorted(sink.received) == list(range(n))
+    trace = collector.get_execution_trace(job.job_id)
+    assert [e.seq for e in trace] == list(range(m.total_events - 99, m.total_events + 1))
+    assert trace[-1].event_type == "job_completed"
