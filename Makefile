@@ -10,7 +10,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,docs,run]'
+	$(PY) -m pip install --quiet -e '.[test,docs,run,dask,otel,frames,client]'
 	touch $(STAMP)
 
 # JupyterLab on the quickstart notebook, with the server extension enabled.
