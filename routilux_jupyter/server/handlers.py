@@ -8,12 +8,14 @@ needs ``execute``. Cookie-authenticated writes need the XSRF token (checked by J
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 
 from routilux.errors import NotFoundError
 from routilux_jupyter.server.base import RoutiluxAPIHandler
+from routilux_jupyter.server.openapi import OPENAPI_ROUTE, build_document
 
 __all__ = ["rest_routes"]
 
@@ -172,6 +174,20 @@ class HealthHandler(RoutiluxAPIHandler):
         self.reply(await self.call(self.service.health))
 
 
+class OpenAPIHandler(RoutiluxAPIHandler):
+    """``GET /api/routilux/openapi.json``: the OpenAPI 3.1 document of these routes.
+
+    Built per request because it names this server's ``base_url`` and the configured prefix.
+    """
+
+    def initialize(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    @authorized
+    async def get(self) -> None:
+        self.reply(build_document(self.prefix, self.base_url, self.service.version))
+
+
 class UnknownRouteHandler(RoutiluxAPIHandler):
     """Any other path under ``/api/flows/`` or ``/api/jobs/``: a JSON 404 naming the routes."""
 
@@ -206,6 +222,8 @@ def rest_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
     jobs = f"{p}jobs/{_ID}"
     table: list[tuple[str, type]] = [
         (f"{p}health", HealthHandler),
+        # Under "routilux/" so it can never shadow a core Jupyter route such as /api/spec.yaml.
+        (f"{p}{re.escape(OPENAPI_ROUTE)}", OpenAPIHandler),
         (f"{p}flows", FlowsHandler),
         (f"{p}flows/{_ID}", FlowHandler),
         (f"{p}jobs", JobsHandler),
@@ -223,4 +241,7 @@ def rest_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
         # Last, so it only catches what nothing above matched (these paths are ours alone).
         (f"{p}(?:flows|jobs)/.*", UnknownRouteHandler),
     ]
-    return [(pattern, handler, {}) for pattern, handler in table]
+    return [
+        (pattern, handler, {"prefix": p.rstrip("/")} if handler is OpenAPIHandler else {})
+        for pattern, handler in table
+    ]

@@ -17,6 +17,7 @@ NO_TOKEN = {"Authorization": ""}
 # (method, path under /api) for every REST route; ids need not exist: auth comes first.
 ROUTES: list[tuple[str, list[str]]] = [
     ("GET", ["health"]),
+    ("GET", ["routilux", "openapi.json"]),
     ("GET", ["flows"]),
     ("POST", ["flows"]),
     ("GET", ["flows", "f"]),
