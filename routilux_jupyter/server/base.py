@@ -43,6 +43,14 @@ def decode_body(raw: bytes) -> Any:
             f"{exc.colno}.",
             detail={"field": None, "position": exc.pos},
         ) from None
+    except RecursionError:
+        # json.loads recurses per nesting level: "[[[[..." thousands deep is a client error,
+        # not a 500 (found by the fuzz test).
+        raise ValidationError(
+            "The request body is nested too deeply to decode; no routilux request needs more "
+            "than a few levels.",
+            detail={"field": None},
+        ) from None
 
 
 class RoutiluxAPIHandler(APIHandler):

@@ -296,3 +296,11 @@ async def test_stepping_a_running_job_is_409(api, service):
     assert (await api("GET", "jobs", job_id, "debug", "call_stack")) == {"frames": []}
     api_routines.GATES["g3"].set()
     await wait_job_done(service, job_id)
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(api):
+    # Regression (fuzz): json.loads raised RecursionError, which answered 500.
+    for raw in (b"[" * 50_000, b'{"a":' * 50_000):
+        error = await api("POST", "flows", raw=raw, expect=400)
+        assert "nested too deeply" in error["message"]
+        assert error["detail"] == {"field": None}
