@@ -4,13 +4,11 @@
 server URL (the Jupyter server's ``base_url``); the extension serves it at
 ``{base_url}{prefix}/routilux/openapi.json``. Tests hold it against the routes the running
 extension registers and against real answers, so a route added without a path here fails them.
-``python -m routilux_jupyter.server.openapi [prefix]`` prints it. No Jupyter imports here.
+No Jupyter imports here.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 from routilux_jupyter.server.openapi_schemas import SCHEMAS, ref
@@ -59,6 +57,10 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str,
 def _op(op_id: str, summary: str, permission: str, responses: dict[str, Any], *,
         tag: str, params: list[dict[str, Any]] | None = None, body: str | None = None,
         description: str = "") -> Op:
+    if params or body:
+        # Any id or query value can be bad input too: not UTF-8 once unquoted, out of range, ...
+        responses = {**responses, **_errors(400)}
+        responses = dict(sorted(responses.items()))
     op: Op = {"operationId": op_id, "summary": summary, "tags": [tag],
               "x-routilux-permission": permission, "responses": responses}
     if description:
@@ -277,7 +279,3 @@ def build_document(prefix: str = "api", server_url: str = "/", version: str = "0
         },
         "x-websockets": {_prefixed(prefix, path): info for path, info in _WEBSOCKETS.items()},
     }
-
-
-if __name__ == "__main__":  # pragma: no cover - a convenience for tools without a server
-    json.dump(build_document(sys.argv[1] if len(sys.argv) > 1 else "api"), sys.stdout, indent=1)
