@@ -28,6 +28,7 @@ from http_examples import (
 from routilux.monitoring import MonitoringRegistry
 from routilux_jupyter.server.handlers import rest_routes
 from routilux_jupyter.server.websockets import ws_routes
+from tests.support.openapi_check import ContractError, OpenAPIChecker
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE = DOCS / "user_guide" / "http_api.rst"
@@ -42,11 +43,13 @@ def _split(path: str) -> tuple[str, dict[str, str]]:
 class Runner:
     """Sends the page's examples in order, remembering the ids responses hand out."""
 
-    def __init__(self, fetch: Any, ws_fetch: Any, serverapp: Any) -> None:
+    def __init__(self, fetch: Any, ws_fetch: Any, serverapp: Any,
+                 checker: OpenAPIChecker) -> None:
         self.fetch = fetch
         self.ws_fetch = ws_fetch
         self.service = serverapp.web_app.settings["routilux_service"]
         self.known: dict[str, Any] = {"token": serverapp.identity_provider.token}
+        self.checker = checker
 
     async def hint(self, hint: Hint) -> None:
         job_id = substitute(hint.args[0], self.known)
@@ -75,6 +78,7 @@ class Runner:
         data = json.loads(text) if text else None
         if response.code != ex.status:
             raise Mismatch(f"{ex}: documented {ex.status}, got {response.code}: {text}")
+        self.check_openapi(ex, substitute(ex.path, self.known), response, text)
         for name, value in ex.response_headers.items():
             actual = response.headers.get(name, "")
             if not actual.startswith(value):
@@ -87,6 +91,19 @@ class Runner:
             match(ex.response, data, self.known)
         except Mismatch as exc:
             raise Mismatch(f"{ex}: {exc}\nactual: {json.dumps(data, indent=1)}") from None
+
+    def check_openapi(self, ex: HttpExample, path: str, response: Any, text: str) -> None:
+        """The page and the OpenAPI document agree: the documented status is declared for the
+        operation, the real answer has the declared type and schema, and a request body the
+        page shows succeeding is one the document accepts."""
+        try:
+            self.checker.check(ex.method, path, response.code,
+                               response.headers.get("Content-Type"), text)
+            if ex.status < 400 and ex.body is not None:
+                self.checker.check_request_body(ex.method, urllib.parse.urlsplit(path).path,
+                                                substitute(ex.body, self.known))
+        except ContractError as exc:
+            raise Mismatch(f"{ex}: disagrees with the OpenAPI document: {exc}") from None
 
     async def ws(self, ex: WsExample) -> None:
         path, params = _split(substitute(ex.path, self.known))
@@ -146,7 +163,8 @@ class Runner:
 async def test_every_documented_example_gets_the_documented_answer(
     jp_fetch: Any, jp_ws_fetch: Any, jp_serverapp: Any
 ) -> None:
-    runner = Runner(jp_fetch, jp_ws_fetch, jp_serverapp)
+    document = json.loads((await jp_fetch("api", "routilux", "openapi.json")).body)
+    runner = Runner(jp_fetch, jp_ws_fetch, jp_serverapp, OpenAPIChecker(document))
     for item in parse_page(PAGE):
         if isinstance(item, Hint):
             await runner.hint(item)
