@@ -185,9 +185,15 @@ def flow_specs(draw: st.DrawFn) -> dict[str, Any]:
     routines = {n: {"class": draw(classes), **draw(st.fixed_dictionaries(
         {}, optional={"config": st.dictionaries(st.sampled_from(["key", "x"]), json_values,
                                                 max_size=2)}))} for n in names}
-    sources = st.tuples(st.sampled_from(names), st.sampled_from(["item", "output"] * 3 + ["x"]))
-    targets = st.tuples(st.sampled_from(names), st.sampled_from(["trigger"] * 6 + ["x"]))
-    wires = draw(st.lists(st.tuples(sources, targets), max_size=3))
+    event_of = {"Splitter": "item", "PassThrough": "output", "Mapper": "output"}
+    emitters = [n for n in names if routines[n]["class"] in event_of]
+    wires: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    if emitters:
+        # Mostly wires that exist, sometimes a wrong event or slot name.
+        source = st.sampled_from(emitters).flatmap(lambda n: st.tuples(st.just(n), st.sampled_from(
+            [event_of[routines[n]["class"]]] * 6 + ["x"])))
+        target = st.tuples(st.sampled_from(names), st.sampled_from(["trigger"] * 6 + ["x"]))
+        wires = draw(st.lists(st.tuples(source, target), max_size=3))
     spec: dict[str, Any] = {
         "flow_id": draw(st.text(min_size=1, max_size=12)), "routines": routines,
         "connections": [{"from": f"{a}.{e}", "to": f"{b}.{t}"} for (a, e), (b, t) in wires]}
@@ -207,6 +213,15 @@ _MEANINGFUL: dict[str, st.SearchStrategy[Any]] = {
                                   "index >= 1 and item != 'q'", "max(1, 2) == 2",
                                   "().__class__", "item.__init__", "1/0"]),
     "entry_params": st.fixed_dictionaries({"items": st.lists(json_values, max_size=4)}),
+}
+
+
+# Fields that make a request succeed, laid over half of the generated bodies of an operation
+# whose success needs several fields to agree (a flow and one of its routines).
+_AGREEING: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "startJob": st.sampled_from([{"flow_id": "fan", "entry_routine_id": "split"},
+                                 {"flow_id": "echo", "entry_routine_id": "echo"}]).map(
+                                     lambda d: {**d, "entry_slot": "trigger", "kernel_id": None}),
 }
 
 
@@ -260,6 +275,8 @@ def request_for(draw: st.DrawFn, op: Operation, checker: OpenAPIChecker, world: 
     schema = op.spec.get("requestBody", {}).get("content", {}).get("application/json", {})
     if schema:
         value = _with_ids(draw, draw(from_schema(schema["schema"], resolve)), world)
+        if op.op_id in _AGREEING and isinstance(value, dict) and draw(st.booleans()):
+            value.update(draw(_AGREEING[op.op_id]))
         if kind == "wrong_types" and isinstance(value, dict) and value:
             key = draw(st.sampled_from(sorted(value)))
             value[key] = draw(json_values)
