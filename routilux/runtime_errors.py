@@ -46,6 +46,7 @@ class ErrorStrategies:
     _paused: bool
     _terminal: bool
     _drain: Callable[[], None]
+    _spawn_locked: Callable[[int], int]
     _mark_terminal: Callable[[str, str | None], None]
     _finished: Callable[[], None]
 
@@ -103,9 +104,7 @@ class ErrorStrategies:
             if self._timers.pop(act, None) is None or self._terminal:
                 return
             self._queue.append(act)
-            spawn = not self._paused and self._drainers < self._max
-            if spawn:
-                self._drainers += 1
+            spawn = 0 if self._paused else self._spawn_locked(1)
         if spawn:
             _submit(self._drain)
 
