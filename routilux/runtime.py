@@ -88,6 +88,11 @@ class JobRuntime(ErrorStrategies, OffloadDrain):
         return self._terminal
 
     @property
+    def runs_remotely(self) -> bool:
+        """True when the job's handlers run on a remote executor (Dask), not in this process."""
+        return self._offload and self._remote is not None
+
+    @property
     def max_workers(self) -> int:
         """How many activations of this job may run at once (1: the sequential strategy)."""
         return self._max

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections import deque
 from time import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -27,6 +28,15 @@ __all__ = ["ErrorStrategies"]
 logger = logging.getLogger("routilux.runtime")
 
 _submit = get_pool().submit
+
+
+_MAX_TRACEBACK = 8000
+
+
+def _traceback_text(err: BaseException) -> str:
+    """The error's traceback (with a remote executor's, attached as a note), bounded in size."""
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return text if len(text) <= _MAX_TRACEBACK else "...\n" + text[-_MAX_TRACEBACK:]
 
 
 class ErrorStrategies:
@@ -80,7 +90,8 @@ class ErrorStrategies:
             rs["error"] = msg
             next(act.routine._errors)
             js.errors.append({"routine_id": rid, "slot_name": sn, "error": msg,
-                              "error_type": type(err).__name__, "timestamp": now})
+                              "error_type": type(err).__name__, "timestamp": now,
+                              "traceback": _traceback_text(err)})
             if strategy is ErrorStrategy.CONTINUE or strategy is ErrorStrategy.SKIP:
                 rs["status"] = "error_continued" if strategy is ErrorStrategy.CONTINUE else "skipped"
                 js._history.append((rid, sn, rs["status"], now, msg))
