@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any, Callable
 from routilux.errors import RoutiluxError
 from routilux.executors.base import ActivationResult, Executor
 from routilux.executors.remote import run_activation
+from routilux.pool import get_pool
 
 if TYPE_CHECKING:
     from routilux.activation import Activation
     from routilux.runtime import JobRuntime
 
 __all__ = ["DaskExecutor", "WorkerLostError"]
+
+_submit = get_pool().submit
 
 
 class WorkerLostError(RoutiluxError, RuntimeError):
@@ -68,6 +71,9 @@ class DaskExecutor(Executor):
         self._lock = threading.Lock()
         # One scattered copy per routine instance (keyed by id, dropped with the routine).
         self._shipped: dict[int, tuple[weakref.ref[Any], Any]] = {}
+        # Finished futures waiting for their results to be fetched (see _collect).
+        self._finished: list[tuple[Any, Callable[[ActivationResult], None], str]] = []
+        self._collecting = False
 
     # ----------------------------------------------------------------- facts for views
     @property
@@ -122,10 +128,40 @@ class DaskExecutor(Executor):
         label = f"{activation.routine_id}.{activation.slot.name}"
 
         def finished(f: Any) -> None:
-            done(self._result_of(f, label))
+            # On Dask's callback thread: only queue it. Results are fetched in batches (one
+            # round trip to the client's loop per batch, not per task) on one of our threads.
+            with self._lock:
+                self._finished.append((f, done, label))
+                start = not self._collecting
+                self._collecting = True
+            if start:
+                _submit(self._collect)
 
         fut.add_done_callback(finished)
         return fut
+
+    def _collect(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._finished = self._finished, []
+                if not batch:
+                    self._collecting = False
+                    return
+            ready = [f for f, _, _ in batch if f.status == "finished"]
+            values: dict[str, Any] = {}
+            if ready:
+                try:
+                    values = dict(zip([f.key for f in ready], self.client.gather(ready)))
+                except Exception:   # one result failed to arrive: fetch them one by one below
+                    values = {}
+            for fut, done, label in batch:
+                result = values.get(fut.key)
+                if not isinstance(result, ActivationResult):
+                    result = self._result_of(fut, label)
+                try:
+                    done(result)
+                except Exception:   # the runtime logs its own errors; never stop collecting
+                    pass
 
     def _result_of(self, fut: Any, label: str) -> ActivationResult:
         status = fut.status
