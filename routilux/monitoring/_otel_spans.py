@@ -176,8 +176,6 @@ class SpanBuilder:
             message = str(error) if error else f"job {status}"
             span.set_status(Status(StatusCode.ERROR, message))
             span.add_event("exception", _exception_attrs(message), ts)
-        elif status == "cancelled" and item.get("reason"):
-            span.set_attribute("routilux.reason", str(item.get("reason")))
         span.end(ts)
 
     def end_all(self) -> None:

@@ -184,3 +184,27 @@ def test_enable_otel_without_the_extra_says_how_to_install_it() -> None:
     assert out.returncode == 0, out.stderr
     assert "pip install routilux[otel]" in out.stdout
     assert OptionalDependencyError.__mro__[1].__name__ == "RoutiluxError"
+
+
+def test_relayed_streams_a_job_seen_mid_way_gaps_and_a_lost_job(exporter: InMemorySpanExporter) -> None:
+    from routilux.monitoring._otel_spans import SpanBuilder
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    builder = SpanBuilder(provider.get_tracer("test"))
+    t = "2026-01-02T03:04:05.000100Z"
+    base = {"type": "event", "job_id": "k1", "flow_id": "kf", "timestamp": t}
+    builder.handle({**base, "event_type": "routine_start", "routine_id": "a", "slot_name": "in",
+                    "activation_id": 7})
+    builder.handle({"type": "gap", "dropped": 3})
+    builder.handle({**base, "event_type": "job_lost", "status": "lost",
+                    "error": "The kernel that ran this job went away"})
+
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    job, act = spans["job kf"], spans["a.in"]
+    assert job.attributes["routilux.partial"] is True
+    assert job.start_time == 1767323045_000100_000
+    assert job.status.status_code is StatusCode.ERROR and "went away" in job.status.description
+    assert act.attributes["routilux.status"] == "unfinished"
+    assert builder.dropped == 3 and builder.jobs == {}
+    provider.shutdown()
