@@ -180,13 +180,21 @@ def trace_frame(job_state: JobState, limit: int | None = None) -> Any:
 
 
 def metrics_frame(job_state: JobState) -> Any:
-    """Per-routine metrics of the job as a DataFrame; ``frame.attrs["job"]`` holds the job's
-    own metrics (status, duration, totals) as a dict."""
+    """Per-routine metrics of the job as a DataFrame, one row per routine of its flow (those
+    that never ran: count 0, status ``pending``); ``frame.attrs["job"]`` holds the job's own
+    metrics (status, duration, totals) as a dict."""
     pd = _pandas()
     metrics = _collector(job_state).get_metrics(job_state.job_id)
     if metrics is None:
         raise _not_recorded(job_state)
+    from routilux.monitoring.records import RoutineMetrics
+
     rows = list(metrics.routine_metrics.values())
+    flow = job_state.flow
+    if flow is not None:   # routines that never ran are rows too (the flow's order first)
+        ran = metrics.routine_metrics
+        rows = [ran.get(rid) or RoutineMetrics(routine_id=rid) for rid in flow.routines] + \
+            [m for rid, m in ran.items() if rid not in flow.routines]
     data: dict[str, Any] = {}
     for name, dtype in METRICS_COLUMNS.items():
         values = [getattr(r, name) for r in rows]

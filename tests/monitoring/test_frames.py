@@ -78,6 +78,16 @@ def test_metrics_frame_has_one_row_per_routine(registry: MonitoringRegistry) -> 
     assert frame.attrs["job"]["total_routines"] == 3
 
 
+def test_metrics_frame_lists_routines_that_never_ran_as_pending(registry: MonitoringRegistry) -> None:
+    flow, _ = pipeline("frames-idle")
+    job = flow.execute("r1", {"values": []}, timeout=10)   # r1 emits nothing
+
+    frame = job.metrics_frame().set_index("routine_id")
+    assert frame["execution_count"].to_dict() == {"r1": 1, "r2": 0, "r3": 0}
+    assert frame.loc["r2", "status"] == "pending"
+    assert pd.isna(frame.loc["r2", "max_duration"]) and pd.isna(frame.loc["r2", "last_execution"])
+
+
 def test_a_job_run_without_monitoring_says_how_to_get_a_trace() -> None:
     flow, _ = pipeline("frames-unmonitored")
     job = flow.execute("r1", {"values": [1]}, timeout=10)
