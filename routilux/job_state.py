@@ -365,6 +365,22 @@ class JobState:
             js._done.set()
         return js
 
+    # ----------------------------------------------------------------- tables (pandas)
+    # Thin on purpose: the engine stays stdlib-only, so the logic (and the pandas import) lives
+    # in routilux.monitoring.frames and loads only when a frame is asked for.
+    def trace_frame(self, limit: int | None = None) -> Any:
+        """This job's retained trace as a pandas DataFrame, one row per event (see
+        :mod:`routilux.monitoring.frames`; needs ``pip install routilux[frames]``)."""
+        from routilux.monitoring.frames import trace_frame
+
+        return trace_frame(self, limit)
+
+    def metrics_frame(self) -> Any:
+        """This job's per-routine metrics as a pandas DataFrame, one row per routine."""
+        from routilux.monitoring.frames import metrics_frame
+
+        return metrics_frame(self)
+
     # ----------------------------------------------------------------- display
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from routilux.display import mimebundle

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable
 
 from routilux.errors import AmbiguousError, InvalidStateError, NotFoundError, ValidationError
+from routilux.monitoring.frames import trace_csv
 from routilux.service.history import History
 from routilux.service.owner import Owner
 from routilux.service.requests import (
@@ -254,6 +255,11 @@ class RoutiluxService:
         if events is None:
             raise self._job_not_found(job_id)
         return {"events": events, "total": len(events)}
+
+    def get_trace_csv(self, job_id: str, limit: Any = None) -> str:
+        """The events of :meth:`get_trace` as CSV text, one row per event (columns:
+        :data:`routilux.monitoring.frames.TRACE_COLUMNS`, the columns of ``trace_frame()``)."""
+        return trace_csv(self.get_trace(job_id, limit)["events"])
 
     # -- breakpoints --------------------------------------------------------------------------
 

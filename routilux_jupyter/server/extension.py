@@ -106,9 +106,26 @@ class RoutiluxExtension(ExtensionApp):
         ),
     )
 
+    otel_endpoint = Unicode(
+        "",
+        config=True,
+        help=(
+            "OTLP/HTTP collector URL (e.g. http://localhost:4318; /v1/traces is added to a bare "
+            "address) to export every job as OpenTelemetry spans: jobs the server runs and jobs "
+            "of kernels connected through the bridge. Needs 'pip install routilux[otel]'. "
+            "Batching follows the OTEL_BSP_* environment variables. Empty: no export."
+        ),
+    )
+    otel_service_name = Unicode(
+        "routilux",
+        config=True,
+        help="The service.name resource attribute of the spans exported to otel_endpoint.",
+    )
+
     bundle: ServiceBundle | None = None
     bridge: KernelBridge | None = None
     _executor: ThreadPoolExecutor | None = None
+    _otel: Any = None
 
     @default("history_db")
     def _default_history_db(self) -> str:
@@ -153,6 +170,8 @@ class RoutiluxExtension(ExtensionApp):
             request_timeout=self.bridge_request_timeout, bridge_url=self.bridge_url, log=self.log,
         )
         self.bridge.start()
+        if self.otel_endpoint:
+            self._start_otel()
         self.settings.update(
             routilux_service=self.bundle.service,
             routilux_executor=self._executor,
@@ -168,6 +187,20 @@ class RoutiluxExtension(ExtensionApp):
             self.history_db or "off",
         )
 
+    def _start_otel(self) -> None:
+        """Export spans built from the server's event fan-out, which also carries kernel jobs."""
+        from routilux.errors import RoutiluxError
+        from routilux.monitoring.otel import enable_otel, otlp_http_provider
+
+        try:
+            provider = otlp_http_provider(self.otel_endpoint, self.otel_service_name)
+        except RoutiluxError as exc:   # a missing extra or a bad URL must not stop the API
+            self.log.error("routilux: no OpenTelemetry export: %s", exc)
+            return
+        assert self.bundle is not None
+        self._otel = enable_otel(provider, registry=self.bundle.monitoring)
+        self.log.info("routilux: exporting job spans to %s", self.otel_endpoint)
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(rest_routes(self.prefix))
         self.handlers.extend(ws_routes(self.prefix))
@@ -179,6 +212,10 @@ class RoutiluxExtension(ExtensionApp):
         if self.bridge is not None:
             self.bridge.close()
             self.bridge = None
+        if self._otel is not None:   # ends open spans, then sends what the batcher holds
+            self._otel.close()
+            self._otel.provider.shutdown()
+            self._otel = None
         if self.bundle is not None:
             self.bundle.close()
             self.bundle = None
