@@ -15,6 +15,7 @@ Messages (server -> client), one JSON object each:
 * ``{"type": "event", ...ExecutionEvent}`` and ``{"type": "gap", "dropped": n}``;
 * with ``?batch=1``: ``{"type": "batch", "events": [...]}`` carrying the items above, one
   message per drained batch (for high-rate consumers);
+* ``/api/ws/jobs`` (every job): the same event messages, by default only job status events;
 * debug socket replies: ``{"type": "response", "id", "command", "ok": true, "result"}`` or
   ``{"type": "response", "id", "command", "ok": false, "status", "error": {message, detail}}``.
 """
@@ -114,6 +115,10 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
         """Create the subscription (runs on the worker pool)."""
         raise NotImplementedError
 
+    def select(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The drained items this socket sends (all of them unless a subclass narrows it)."""
+        return items
+
     async def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().open()  # starts Jupyter's keep-alive pings
         # Small event frames must leave at once: with Nagle on, each waits for the client's
@@ -142,9 +147,12 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
     async def _pump(self) -> None:
         try:
             while not self._closed:
-                items = self._sub.drain(_DRAIN_BATCH if self._batch else _DRAIN_EVENTS)
-                if not items:
+                drained = self._sub.drain(_DRAIN_BATCH if self._batch else _DRAIN_EVENTS)
+                if not drained:
                     break
+                items = self.select(drained)
+                if not items:
+                    continue
                 if self._batch:
                     await self.write_message(_dumps({"type": "batch", "events": items}))
                 else:
@@ -195,6 +203,33 @@ class FlowMonitorSocket(_EventSocket):
 
     def subscribe(self, notify: Callable[[], None], queue_size: int) -> Any:
         return self.service.subscribe_flow(self.flow_id, notify, queue_size)
+
+
+# What a job list needs to stay current: one message per status change, not per activation.
+_JOB_EVENTS = frozenset({
+    "job_start", "job_paused", "job_resumed", "job_completed", "job_failed", "job_cancelled",
+    "job_lost", "breakpoint_hit",
+})
+
+
+class JobsMonitorSocket(_EventSocket):
+    """``WS /api/ws/jobs``: job status events of every job (server and kernels), live only.
+
+    By default only ``job_*`` and ``breakpoint_hit`` events (and gap markers) are sent, so a
+    dashboard listing many busy jobs gets a few messages per job; ``?events=all`` sends every
+    event of every job.
+    """
+
+    async def check_target(self) -> None:  # type: ignore[override]
+        self.everything = self.get_query_argument("events", "job") == "all"
+
+    def subscribe(self, notify: Callable[[], None], queue_size: int) -> Any:
+        return self.service.subscribe_all(notify, queue_size)
+
+    def select(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.everything:
+            return items
+        return [i for i in items if i.get("type") != "event" or i.get("event_type") in _JOB_EVENTS]
 
 
 _DEBUG_COMMANDS: dict[str, str] = {
@@ -289,4 +324,5 @@ def ws_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
         (f"{p}ws/jobs/([^/]+)/monitor", JobMonitorSocket, {}),
         (f"{p}ws/jobs/([^/]+)/debug", JobDebugSocket, {}),
         (f"{p}ws/flows/([^/]+)/monitor", FlowMonitorSocket, {}),
+        (f"{p}ws/jobs/?", JobsMonitorSocket, {}),
     ]
