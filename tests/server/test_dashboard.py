@@ -96,18 +96,35 @@ async def test_all_jobs_socket_sends_status_events_of_every_job(api, service, jp
     job_id = (await api("POST", "jobs", body={"flow_id": "sum_flow", "entry_routine_id": "numbers"},
                         expect=201))["job_id"]
     await wait_job_done(service, job_id)
-    statuses = [m["event_type"] for m in await _events_until_completed(ws, job_id)]
-    assert statuses == ["job_start", "job_completed"]  # not one message per activation
-    every = {m["event_type"] for m in await _events_until_completed(everything, job_id)}
+    first, *events = await _events_until_completed(ws, job_id)
+    assert first["type"] == "jobs" and first["total"] == 0  # the list when it subscribed
+    assert [m["event_type"] for m in events] == ["job_start", "job_completed"]  # not per activation
+    every = {m.get("event_type") for m in await _events_until_completed(everything, job_id)}
     assert {"job_start", "slot_call", "event_emit", "job_completed"} <= every
     ws.close()
     everything.close()
 
 
-async def test_all_jobs_socket_needs_a_token(jp_ws_fetch):
+async def test_all_jobs_socket_starts_with_the_job_list_it_was_asked_for(api, service, jp_ws_fetch):
+    await api("POST", "flows", body={"spec": SUM_SPEC}, expect=201)
+    for _ in range(3):
+        job_id = (await api("POST", "jobs", body={"flow_id": "sum_flow", "entry_routine_id": "numbers"},
+                            expect=201))["job_id"]
+        await wait_job_done(service, job_id)
+    ws = await jp_ws_fetch("api", "ws", "jobs", params={"limit": "2"})
+    first = json.loads(await asyncio.wait_for(ws.read_message(), 5))
+    assert first["type"] == "jobs" and first["total"] == 3 and len(first["jobs"]) == 2
+    assert first["jobs"][0]["job_id"] == job_id  # newest first, as GET /api/jobs
+    ws.close()
+
+
+async def test_all_jobs_socket_needs_a_token_and_a_good_query(jp_ws_fetch):
     with pytest.raises(Exception) as refused:
         await jp_ws_fetch("api", "ws", "jobs", headers=NO_TOKEN)
     assert getattr(refused.value, "code", None) == 403
+    with pytest.raises(Exception) as bad:
+        await jp_ws_fetch("api", "ws", "jobs", params={"limit": "lots"})
+    assert getattr(bad.value, "code", None) == 400
 
 
 def test_kernels_derive_the_dashboard_url_from_their_bridge_url():

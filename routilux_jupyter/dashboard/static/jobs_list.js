@@ -135,19 +135,30 @@ export function renderJobsList(root, api, { pageUrl }) {
     if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); });
   }
 
+  function setJobs(list) {
+    jobs.clear();
+    for (const job of list || []) jobs.set(job.job_id, job);
+    schedule();
+  }
+
+  async function loadFlows() {
+    const reply = await api.request("GET", "flows");
+    if (!reply.ok) {
+      showMessage(`Could not list the flows: ${reply.error}`);
+      return;
+    }
+    flows = reply.data.flows || [];
+    schedule();
+  }
+
   async function reload() {
-    const [flowList, jobList] = await Promise.all([
-      api.request("GET", "flows"), api.request("GET", `jobs?limit=${JOB_LIMIT}`),
-    ]);
-    if (!flowList.ok || !jobList.ok) {
-      showMessage(`Could not list flows and jobs: ${(flowList.ok ? jobList : flowList).error}`);
+    const [, jobList] = await Promise.all([loadFlows(), api.request("GET", `jobs?limit=${JOB_LIMIT}`)]);
+    if (!jobList.ok) {
+      showMessage(`Could not list the jobs: ${jobList.error}`);
       return;
     }
     showMessage("");
-    flows = flowList.data.flows || [];
-    jobs.clear();
-    for (const job of jobList.data.jobs || []) jobs.set(job.job_id, job);
-    schedule();
+    setJobs(jobList.data.jobs);
   }
 
   // One job re-read after its status changed, so times and errors are exact too.
@@ -168,6 +179,12 @@ export function renderJobsList(root, api, { pageUrl }) {
   }
 
   function onEvent(item) {
+    if (item.type === "jobs") {
+      // The socket's first message: the list as of its subscription; events follow in order.
+      showMessage("");
+      setJobs(item.jobs);
+      return;
+    }
     if (item.type === "gap") {
       reload();
       return;
@@ -182,9 +199,10 @@ export function renderJobsList(root, api, { pageUrl }) {
     reread(item.job_id);
   }
 
-  const socket = api.socket("ws/jobs", {
+  // Also after a reconnection: the socket's first message is the job list again.
+  const socket = api.socket(`ws/jobs?limit=${JOB_LIMIT}`, {
     onMessage: onEvent,
-    onOpen: reload, // also after a reconnection: whatever changed meanwhile is read again
+    onOpen: loadFlows,
     onState: (state) => {
       live.dataset.state = state;
       live.textContent = state === "live" ? "● live" : "reconnecting…";
