@@ -334,6 +334,11 @@ class RoutiluxService:
             )
         return self._event_manager().subscribe_flow(flow_id, max_queue, notify=notify)
 
+    def subscribe_all(self, notify: Callable[[], None], max_queue: int = 100) -> Subscription:
+        """A subscription to the live events of every job, the server's and the kernels' alike
+        (kernel events reach this process's event manager through the bridge)."""
+        return self._event_manager().subscribe_all(max_queue, notify=notify)
+
     # -- health -------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:

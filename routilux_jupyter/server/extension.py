@@ -17,7 +17,9 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 
 from routilux.service.bootstrap import ServiceBundle, create_local_service
+from routilux_jupyter.links import DASHBOARD_PATH
 from routilux_jupyter.server.bridge import KernelBridge
+from routilux_jupyter.server.dashboard import dashboard_routes
 from routilux_jupyter.server.handlers import rest_routes
 from routilux_jupyter.server.websockets import ws_routes
 
@@ -102,7 +104,8 @@ class RoutiluxExtension(ExtensionApp):
         config=True,
         help=(
             "URL kernels dial to reach this server's routilux bridge. Default: derived from the "
-            "server's ip, bound port and base_url (ws://127.0.0.1:<port>/routilux/bridge)."
+            "server's ip, bound port and base_url (ws://127.0.0.1:<port>/routilux/bridge). "
+            "Kernels also derive the dashboard link they print from it."
         ),
     )
 
@@ -180,11 +183,10 @@ class RoutiluxExtension(ExtensionApp):
         if self.freeze_gc_at_start and self.serverapp is not None:
             # Scheduled, so it runs once the loop is up and every extension has loaded.
             self.serverapp.io_loop.add_callback(gc.freeze)
+        base = self.serverapp.base_url if self.serverapp else "/"
         self.log.info(
-            "routilux: API under %s%s (history: %s)",
-            self.serverapp.base_url if self.serverapp else "/",
-            self.prefix,
-            self.history_db or "off",
+            "routilux: API under %s%s, dashboard at %s%s (history: %s)",
+            base, self.prefix, base, DASHBOARD_PATH, self.history_db or "off",
         )
 
     def _start_otel(self) -> None:
@@ -204,6 +206,7 @@ class RoutiluxExtension(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(rest_routes(self.prefix))
         self.handlers.extend(ws_routes(self.prefix))
+        self.handlers.extend(dashboard_routes(self.prefix))
         if self.bridge is not None:
             self.handlers.extend(self.bridge.routes())
 
