@@ -19,6 +19,7 @@ SECTIONS = [
     "bench.widgets",
     "bench.server",
     "bench.bridge",
+    "bench.executors",
 ]
 
 PEERS = [("plain", "plain Python"), ("upstream", "upstream 0.10.0"), ("langgraph", "LangGraph")]

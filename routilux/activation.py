@@ -1,8 +1,14 @@
-"""Activation: one run of one routine's slot handler, and the thread-local execution context."""
+"""Activation: one run of one routine's slot handler, and its execution context.
+
+The context is thread-local for handlers run on worker threads (the hot path: one attribute read)
+and context-local (a ``ContextVar``) for ``async def`` handlers, which share one event-loop thread:
+each coroutine's task carries its own activation, and tasks it spawns inherit it.
+"""
 
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +29,14 @@ class _Context(threading.local):
 
 
 _ctx = _Context()
+# Set only inside coroutine activations (the loop thread's ``_ctx.act`` stays ``None``).
+_cvar: ContextVar[Activation | None] = ContextVar("routilux_activation", default=None)
 
 
 def current_activation() -> Activation | None:
-    """The activation whose handler runs on this thread, or ``None`` outside handlers."""
-    return _ctx.act
+    """The activation whose handler runs here (this thread, or this asyncio task), else ``None``."""
+    act = _ctx.act
+    return act if act is not None else _cvar.get()
 
 
 def reserve_activation_id() -> int:
@@ -50,7 +59,7 @@ class Activation:
 
     __slots__ = (
         "activation_id", "runtime", "routine_id", "routine", "slot", "data", "parent",
-        "source_event", "depth", "attempt", "held", "premerged", "t0",
+        "source_event", "depth", "attempt", "held", "premerged", "t0", "run_local",
     )
 
     def __init__(
@@ -70,7 +79,8 @@ class Activation:
         self.held: list[Activation] | None = None
         self.premerged = False
         # ``t0`` is left unset here (the unobserved hot path never times): with hooks installed
-        # the engine sets it to perf_counter() right before on_routine_start.
+        # the engine sets it to perf_counter() right before on_routine_start. ``run_local`` is
+        # unset too: a debugger sets it to run one activation of a remote job in this process.
 
     @property
     def job_state(self) -> JobState:

@@ -11,8 +11,10 @@
     ├── AmbiguousError (LookupError)   an id that names several things (same flow id in two kernels)
     ├── InvalidStateError (RuntimeError)  the operation does not fit the current state
     │                                  (step while running, resume a completed job)
-    └── OwnerUnavailableError          the process that owns a flow/job is gone (kernel died)
-        └── OwnerTimeoutError          ... or did not answer in time
+    ├── OwnerUnavailableError          the process that owns a flow/job is gone (kernel died)
+    │   └── OwnerTimeoutError          ... or did not answer in time
+    └── OptionalDependencyError (ImportError)  a feature needs an extra that is not installed
+                                       (the message names it: pip install routilux[frames])
 
 Each message says what was wrong and how to fix it. ``routilux.service`` maps these classes to
 HTTP statuses in one table (400, 404, 409, 409, 503, 504).
@@ -27,6 +29,7 @@ __all__ = [
     "ConditionError",
     "InvalidStateError",
     "NotFoundError",
+    "OptionalDependencyError",
     "OwnerTimeoutError",
     "OwnerUnavailableError",
     "RoutiluxError",
@@ -87,3 +90,7 @@ class OwnerUnavailableError(RoutiluxError):
 
 class OwnerTimeoutError(OwnerUnavailableError):
     """The owning process did not answer within the timeout."""
+
+
+class OptionalDependencyError(RoutiluxError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says which."""

@@ -13,10 +13,12 @@ from typing import Any, Callable
 
 from routilux.connection import Connection
 from routilux.error_handler import ErrorHandler
+from routilux.executors.base import Executor, resolve_executor
 from routilux.errors import InvalidStateError, NotFoundError, ValidationError
 from routilux.job_state import JobState
 from routilux.routine import Routine
 from routilux.runtime import Activation, JobRuntime
+from routilux.slot import ASYNC
 
 __all__ = ["Flow", "add_flow_listener"]
 
@@ -67,8 +69,12 @@ class Flow:
     """A graph of routines; each ``start()`` runs one independent job over it."""
 
     def __init__(self, flow_id: str | None = None, execution_strategy: str = "sequential",
-                 max_workers: int = 5, execution_timeout: float | None = None) -> None:
+                 max_workers: int = 5, execution_timeout: float | None = None, *,
+                 executor: Executor | str | None = None) -> None:
         self.flow_id: str = flow_id or uuid.uuid4().hex
+        #: Where this flow's jobs run their handlers unless a job says otherwise
+        #: (``flow.start(..., executor=...)``); the default runs them on threads here.
+        self.executor: Executor = resolve_executor(executor)
         self.execution_strategy: str = _check_strategy(execution_strategy)
         if int(max_workers) < 1:
             raise ValidationError("max_workers must be >= 1")
@@ -244,10 +250,18 @@ class Flow:
         return problems
 
     # ----------------------------------------------------------------- jobs
+    def _has_async_slots(self) -> bool:
+        """Whether any routine has an ``async def`` handler (its jobs use the event loop)."""
+        return any(slot.kind == ASYNC for r in self.routines.values()
+                   for slot in r._slots.values())
+
     def start(self, entry_routine_id: str, entry_params: dict[str, Any] | None = None,
               entry_slot: str = "trigger", *, execution_strategy: str | None = None,
-              job_id: str | None = None) -> JobState:
-        """Start a job at ``entry_routine_id.entry_slot``; returns its running JobState at once."""
+              job_id: str | None = None, executor: Executor | str | None = None) -> JobState:
+        """Start a job at ``entry_routine_id.entry_slot``; returns its running JobState at once.
+
+        ``executor`` runs this job's handlers somewhere else than the flow's executor.
+        """
         routine = self._routine_or_error(entry_routine_id, "entry")
         slot = routine._slots.get(entry_slot)
         if slot is None:
@@ -262,8 +276,11 @@ class Flow:
         strategy = _check_strategy(execution_strategy or self.execution_strategy)
         if job_id is not None and job_id in self._runtimes:
             raise ValidationError(f"Job {job_id!r} is already running in flow {self.flow_id!r}")
+        ex = self.executor if executor is None else resolve_executor(executor)
         js = JobState(self.flow_id, job_id)
-        rt = JobRuntime(self, js, 1 if strategy == "sequential" else self.max_workers)
+        js._set_executor(ex)
+        rt = JobRuntime(self, js, 1 if strategy == "sequential" else self.max_workers,
+                        ex if ex.remote else None)
         self._runtimes[js.job_id] = rt
         js._set_status("running")
         data = dict(entry_params) if entry_params else {}
@@ -272,14 +289,38 @@ class Flow:
 
     def execute(self, entry_routine_id: str, entry_params: dict[str, Any] | None = None,
                 execution_strategy: str | None = None, timeout: float | None = None, *,
-                entry_slot: str = "trigger", job_id: str | None = None) -> JobState:
+                entry_slot: str = "trigger", job_id: str | None = None,
+                executor: Executor | str | None = None) -> JobState:
         """Start a job and wait until it is terminal (or ``timeout``, default the flow's).
 
         The positional order is routilux 0.10's; ``entry_slot`` is keyword-only here.
         """
         js = self.start(entry_routine_id, entry_params, entry_slot,
-                        execution_strategy=execution_strategy, job_id=job_id)
+                        execution_strategy=execution_strategy, job_id=job_id, executor=executor)
         js.wait(timeout if timeout is not None else self.execution_timeout)
+        return js
+
+    async def aexecute(self, entry_routine_id: str, entry_params: dict[str, Any] | None = None,
+                       execution_strategy: str | None = None, timeout: float | None = None, *,
+                       entry_slot: str = "trigger", job_id: str | None = None,
+                       executor: Executor | str | None = None) -> JobState:
+        """``await flow.aexecute(...)``: start a job and wait for it without blocking the loop.
+
+        Returns the terminal JobState, or the live one when ``timeout`` (default the flow's)
+        passes first, like :meth:`execute`.
+        """
+        import asyncio
+
+        js = self.start(entry_routine_id, entry_params, entry_slot,
+                        execution_strategy=execution_strategy, job_id=job_id, executor=executor)
+        limit = timeout if timeout is not None else self.execution_timeout
+        if limit is None:
+            await js
+        else:
+            try:
+                await asyncio.wait_for(asyncio.ensure_future(_awaitable(js)), limit)
+            except asyncio.TimeoutError:
+                pass
         return js
 
     def _runtime_or_error(self, job_state: JobState, action: str) -> JobRuntime:
@@ -335,7 +376,9 @@ class Flow:
         max_drainers = 1 if self.execution_strategy == "sequential" else self.max_workers
         job_state._saved = None
         job_state._done.clear()
-        rt = JobRuntime(self, job_state, max_drainers)
+        job_state._set_executor(self.executor)
+        rt = JobRuntime(self, job_state, max_drainers,
+                        self.executor if self.executor.remote else None)
         self._runtimes[job_state.job_id] = rt
         job_state._set_status("running")
         rt.restore(saved["pending"], saved["buffers"])
@@ -387,6 +430,7 @@ class Flow:
             "connections": [c.to_dict() for c in self.connections],
             "execution_strategy": self.execution_strategy,
             "max_workers": self.max_workers,
+            "executor": self.executor.name,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -434,3 +478,7 @@ def _mirror(live: JobState, copy: JobState) -> None:
     copy._completed_ts = live._completed_ts
     copy._saved = None
     copy._fire_done()
+
+
+async def _awaitable(js: JobState) -> JobState:
+    return await js

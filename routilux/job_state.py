@@ -115,6 +115,10 @@ class JobState:
         self._runtime: JobRuntime | None = None
         self._flow_ref: weakref.ref[Flow] | None = None   # set by the runtime; outlives it
         self._saved: dict[str, Any] | None = None
+        #: Where the job's handlers run ("thread", "dask", ...) and facts for views
+        #: (a Dask job's ``dashboard_link``).
+        self.executor: str = "thread"
+        self.executor_info: dict[str, Any] = {"name": "thread"}
 
     # ----------------------------------------------------------------- times
     @property
@@ -171,6 +175,13 @@ class JobState:
         self._updated_ts = time()
         if status == "running" and self._started_ts is None:
             self._started_ts = self._updated_ts
+
+    def _set_executor(self, executor: Any) -> None:
+        self.executor = executor.name
+        try:
+            self.executor_info = dict(executor.describe())
+        except Exception:  # a backend that cannot describe itself still runs
+            self.executor_info = {"name": executor.name}
 
     def _set_completed(self) -> None:
         self._completed_ts = self._updated_ts
@@ -286,6 +297,8 @@ class JobState:
             "started_at": _iso(self._started_ts),
             "completed_at": _iso(self._completed_ts),
             "error": self.error,
+            "executor": self.executor,
+            "executor_info": dict(self.executor_info),
             "errors": [dict(e, timestamp=_iso(e["timestamp"])) for e in list(self.errors)],
             # list() copies in C (atomic under the GIL) while workers may add routines.
             "routine_states": {k: dict(v) for k, v in list(self.routine_states.items())},
@@ -351,6 +364,22 @@ class JobState:
         if js.is_terminal:
             js._done.set()
         return js
+
+    # ----------------------------------------------------------------- tables (pandas)
+    # Thin on purpose: the engine stays stdlib-only, so the logic (and the pandas import) lives
+    # in routilux.monitoring.frames and loads only when a frame is asked for.
+    def trace_frame(self, limit: int | None = None) -> Any:
+        """This job's retained trace as a pandas DataFrame, one row per event (see
+        :mod:`routilux.monitoring.frames`; needs ``pip install routilux[frames]``)."""
+        from routilux.monitoring.frames import trace_frame
+
+        return trace_frame(self, limit)
+
+    def metrics_frame(self) -> Any:
+        """This job's per-routine metrics as a pandas DataFrame, one row per routine."""
+        from routilux.monitoring.frames import metrics_frame
+
+        return metrics_frame(self)
 
     # ----------------------------------------------------------------- display
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:

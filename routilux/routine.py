@@ -16,7 +16,7 @@ from routilux.error_handler import ErrorHandler, ErrorStrategy
 from routilux.errors import ValidationError
 from routilux.event import Event
 from routilux.registry import routine_class_name
-from routilux.activation import _ctx
+from routilux.activation import _ctx, _cvar
 from routilux.slot import Slot
 
 if TYPE_CHECKING:
@@ -113,6 +113,8 @@ class Routine:
         still checked, and nothing is delivered.
         """
         act = _ctx.act
+        if act is None:
+            act = _cvar.get()   # an async def handler (context-local, see activation.py)
         if act is not None and act.routine is self:
             act.runtime.emit(act, act.routine_id, event_name, data)
             return
@@ -184,33 +186,33 @@ class Routine:
     # ----------------------------------------------------------------- execution context
     @property
     def job_state(self) -> JobState | None:
-        """The job whose handler runs on this thread (``None`` outside handlers)."""
-        act = _ctx.act
+        """The job whose handler runs here (``None`` outside handlers)."""
+        act = _ctx.act or _cvar.get()
         return act.runtime.job_state if act is not None else None
 
     @property
     def job_id(self) -> str | None:
         """Id of the current job (``None`` outside handlers)."""
-        act = _ctx.act
+        act = _ctx.act or _cvar.get()
         return act.runtime.job_state.job_id if act is not None else None
 
     @property
     def flow(self) -> Flow | None:
         """Flow of the current job (``None`` outside handlers)."""
-        act = _ctx.act
+        act = _ctx.act or _cvar.get()
         return act.runtime.flow if act is not None else None
 
     @property
     def routine_id(self) -> str | None:
         """This routine's id in the current job's flow (``None`` outside handlers)."""
-        act = _ctx.act
+        act = _ctx.act or _cvar.get()
         if act is None:
             return None
         return act.routine_id if act.routine is self else act.runtime.flow._routine_id_of(self)
 
     def get_execution_context(self) -> ExecutionContext | None:
         """``(flow, job_state, routine_id)`` while a handler runs, else ``None``."""
-        act = _ctx.act
+        act = _ctx.act or _cvar.get()
         if act is None:
             return None
         return ExecutionContext(act.runtime.flow, act.runtime.job_state, self.routine_id or "")
@@ -224,6 +226,19 @@ class Routine:
         return {"routine_id": routine_id, "class_name": routine_class_name(type(self)),
                 "slots": list(self._slots), "events": list(self._events),
                 "config": dict(self._config)}
+
+    # ----------------------------------------------------------------- shipping
+    def __getstate__(self) -> dict[str, Any]:
+        # Remote executors ship routines by value; the cross-job counters stay in this process.
+        state = self.__dict__.copy()
+        state.pop("_runs", None)
+        state.pop("_errors", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._runs = count()
+        self._errors = count()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(slots={list(self._slots)}, events={list(self._events)})"

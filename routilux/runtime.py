@@ -21,9 +21,11 @@ from routilux.errors import InvalidStateError
 from routilux.hooks import _seam
 from routilux.pool import get_pool
 from routilux.runtime_errors import ErrorStrategies
-from routilux.slot import CUSTOM, DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
+from routilux.runtime_offload import OffloadDrain
+from routilux.slot import ASYNC, CUSTOM, DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
 
 if TYPE_CHECKING:
+    from routilux.executors.base import Executor
     from routilux.flow import Flow
     from routilux.job_state import JobState
 
@@ -35,10 +37,16 @@ _submit = get_pool().submit
 _HOLDING = (ErrorStrategy.SKIP, ErrorStrategy.RETRY)
 
 
-class JobRuntime(ErrorStrategies):
-    """The live machinery of one job (see module docstring for the counting rule)."""
+class JobRuntime(ErrorStrategies, OffloadDrain):
+    """The live machinery of one job (see module docstring for the counting rule).
 
-    def __init__(self, flow: Flow, job_state: JobState, max_drainers: int) -> None:
+    ``executor`` is where handlers run (``None``: this process's threads). Jobs whose handlers
+    all run inline keep the thread drain below; a job with ``async def`` handlers or a remote
+    executor gets the hand-off drain of :mod:`routilux.runtime_offload` instead.
+    """
+
+    def __init__(self, flow: Flow, job_state: JobState, max_drainers: int,
+                 executor: Executor | None = None) -> None:
         self.flow = flow
         self.job_state = job_state
         self._lock = threading.Lock()
@@ -56,6 +64,10 @@ class JobRuntime(ErrorStrategies):
         self._cancelled = False
         self._terminal = False
         self.pause_reason: str | None = None
+        self.executor = executor
+        self._offload = False
+        if (executor is not None and executor.remote) or flow._has_async_slots():
+            self._setup_offload(executor)
         job_state._runtime = self
         job_state._flow_ref = weakref.ref(flow)
 
@@ -74,6 +86,11 @@ class JobRuntime(ErrorStrategies):
     def is_terminal(self) -> bool:
         """True once the job completed, failed or was cancelled."""
         return self._terminal
+
+    @property
+    def runs_remotely(self) -> bool:
+        """True when the job's handlers run on a remote executor (Dask), not in this process."""
+        return self._offload and self._remote is not None
 
     @property
     def max_workers(self) -> int:
@@ -109,8 +126,7 @@ class JobRuntime(ErrorStrategies):
             self.pause_reason = None
             self.job_state._set_status("running")
             self._cond.notify_all()
-            spawn = min(len(self._queue), self._max - self._drainers)
-            self._drainers += max(0, spawn)
+            spawn = self._spawn_locked(len(self._queue))
         for _ in range(spawn):
             _submit(self._drain)
         self._status_hook("running")
@@ -208,8 +224,7 @@ class JobRuntime(ErrorStrategies):
                 fire = True
             else:
                 fire = False
-                spawn = min(len(acts), self._max)
-                self._drainers += spawn
+                spawn = self._spawn_locked(len(acts))
         if fire:
             self._finished()
             return
@@ -262,6 +277,14 @@ class JobRuntime(ErrorStrategies):
             parent.held.extend(acts)
         else:
             self._enqueue_many(acts, h)
+
+    def _spawn_locked(self, n: int) -> int:
+        """Reserve up to ``n`` new drainers (caller holds the lock and submits them)."""
+        spawn = min(n, self._max - self._drainers)
+        if spawn <= 0:
+            return 0
+        self._drainers += spawn
+        return spawn
 
     def _enqueue(self, act: Activation, h: Any) -> None:
         if h is not None:
@@ -473,6 +496,8 @@ class JobRuntime(ErrorStrategies):
         # Runs exactly once per job, outside the lock: unregister, hooks, wake waiters.
         js = self.job_state
         self.flow._runtimes.pop(js.job_id, None)
+        if self._offload:
+            self._cancel_handed_off()
         h = _seam.active
         if h is not None:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections import deque
 from time import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -29,6 +30,15 @@ logger = logging.getLogger("routilux.runtime")
 _submit = get_pool().submit
 
 
+_MAX_TRACEBACK = 8000
+
+
+def _traceback_text(err: BaseException) -> str:
+    """The error's traceback (with a remote executor's, attached as a note), bounded in size."""
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return text if len(text) <= _MAX_TRACEBACK else "...\n" + text[-_MAX_TRACEBACK:]
+
+
 class ErrorStrategies:
     """The error half of a job runtime (see the module docstring)."""
 
@@ -46,6 +56,7 @@ class ErrorStrategies:
     _paused: bool
     _terminal: bool
     _drain: Callable[[], None]
+    _spawn_locked: Callable[[int], int]
     _mark_terminal: Callable[[str, str | None], None]
     _finished: Callable[[], None]
 
@@ -79,7 +90,8 @@ class ErrorStrategies:
             rs["error"] = msg
             next(act.routine._errors)
             js.errors.append({"routine_id": rid, "slot_name": sn, "error": msg,
-                              "error_type": type(err).__name__, "timestamp": now})
+                              "error_type": type(err).__name__, "timestamp": now,
+                              "traceback": _traceback_text(err)})
             if strategy is ErrorStrategy.CONTINUE or strategy is ErrorStrategy.SKIP:
                 rs["status"] = "error_continued" if strategy is ErrorStrategy.CONTINUE else "skipped"
                 js._history.append((rid, sn, rs["status"], now, msg))
@@ -103,9 +115,7 @@ class ErrorStrategies:
             if self._timers.pop(act, None) is None or self._terminal:
                 return
             self._queue.append(act)
-            spawn = not self._paused and self._drainers < self._max
-            if spawn:
-                self._drainers += 1
+            spawn = 0 if self._paused else self._spawn_locked(1)
         if spawn:
             _submit(self._drain)
 

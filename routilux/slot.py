@@ -9,6 +9,9 @@ for every delivery):
 * a handler with several parameters gets the matching keys as keywords (the whole dict if none match);
 * a handler without parameters is called with none.
 
+An ``async def`` handler follows the same rule; its slot's ``kind`` is ``ASYNC`` (so the thread
+worker's hot path never mistakes its coroutine for a result) and ``call_kind`` keeps the rule.
+
 Merge strategies turn each delivery into the data the handler sees. They keep their state *per job*
 (in the job's runtime), never on the slot, because one routine instance serves every job.
 """
@@ -16,6 +19,7 @@ Merge strategies turn each delivery into the data the handler sees. They keep th
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from routilux.errors import ValidationError
@@ -25,8 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Slot", "call_handler", "merge"]
 
-# Dispatch kinds (ints so the worker's branch is a cheap compare).
-KWARGS, DATA, SINGLE, MATCH, NOARGS, NOHANDLER = range(6)
+# Dispatch kinds (ints so the worker's branch is a cheap compare). ASYNC marks a coroutine
+# function; its call rule is ``Slot.call_kind``.
+KWARGS, DATA, SINGLE, MATCH, NOARGS, NOHANDLER, ASYNC = range(7)
 # Merge kinds.
 OVERRIDE, APPEND, CUSTOM = range(3)
 
@@ -59,6 +64,17 @@ def _dispatch_of(handler: Callable[..., Any] | None) -> tuple[int, tuple[str, ..
     return MATCH, tuple(names)
 
 
+def is_coroutine_handler(handler: Any) -> bool:
+    """Whether calling ``handler`` returns a coroutine (``async def``, bound, partial or callable)."""
+    while isinstance(handler, partial):
+        handler = handler.func
+    if inspect.iscoroutinefunction(handler):
+        return True
+    call = getattr(handler, "__call__", None)
+    return call is not None and not inspect.isfunction(handler) and \
+        inspect.iscoroutinefunction(call)
+
+
 def call_handler(kind: int, handler: Callable[..., Any], params: tuple[str, ...],
                  data: dict[str, Any]) -> Any:
     """Call ``handler`` with ``data`` following the dispatch rule ``kind``."""
@@ -74,6 +90,13 @@ def call_handler(kind: int, handler: Callable[..., Any], params: tuple[str, ...]
         return handler(**{k: data[k] for k in params if k in data})
     if kind == NOARGS:
         return handler()
+    if kind == ASYNC:
+        from routilux.errors import InvalidStateError
+
+        raise InvalidStateError(
+            f"{getattr(handler, '__qualname__', handler)} is async and its slot was defined after "
+            "the job started; start a new job so it runs on the event loop"
+        )
     return None
 
 
@@ -123,7 +146,8 @@ def merge(kind: int, strategy: Any, buffers: dict[Any, Any], key: Any,
 class Slot:
     """A named input of a routine with its handler and merge strategy (job-independent)."""
 
-    __slots__ = ("name", "routine", "handler", "merge_strategy", "kind", "params", "merge_kind")
+    __slots__ = ("name", "routine", "handler", "merge_strategy", "kind", "params", "merge_kind",
+                 "call_kind")
 
     def __init__(
         self,
@@ -137,24 +161,37 @@ class Slot:
         self.merge_kind = _merge_kind(merge_strategy)
         self.merge_strategy = merge_strategy
         self.handler = handler
-        self.kind, self.params = _dispatch_of(handler)
+        self._set_dispatch(handler)
+
+    def _set_dispatch(self, handler: Callable[..., Any] | None) -> None:
+        self.call_kind, self.params = _dispatch_of(handler)
+        self.kind = ASYNC if handler is not None and is_coroutine_handler(handler) \
+            else self.call_kind
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the handler is a coroutine function (run on the shared event loop)."""
+        return self.kind == ASYNC
 
     def set_handler(self, handler: Callable[..., Any] | None) -> None:
         """Replace the handler (the dispatch rule is recomputed)."""
-        self.kind, self.params = _dispatch_of(handler)
+        self._set_dispatch(handler)
         self.handler = handler
 
     def accepts(self, key: str) -> bool:
         """Whether the handler can receive payload key ``key`` by name."""
-        if self.kind in (KWARGS, DATA, NOHANDLER):
+        if self.call_kind in (KWARGS, DATA, NOHANDLER):
             return True
         return key in self.params
 
     def call(self, data: dict[str, Any]) -> Any:
-        """Call the handler directly with ``data`` (no job; for unit tests of a routine)."""
+        """Call the handler directly with ``data`` (no job; for unit tests of a routine).
+
+        For an ``async def`` handler this returns the coroutine (await it).
+        """
         if self.handler is None:
             return None
-        return call_handler(self.kind, self.handler, self.params, data)
+        return call_handler(self.call_kind, self.handler, self.params, data)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""

@@ -14,6 +14,8 @@ Step modes (what the worker does after it is released):
 ``enter_next``  the same for the next activation's handler (``step_into`` from a user pause)
 ``enter_delivery`` the same for the handler that receives the delivery of the event the job is
                 paused at (``step_into`` from an event pause); other activations run meanwhile
+``break_delivery`` an event breakpoint fired inside an ``async def`` handler (which cannot block
+                the event loop): pause before the activation that its delivery starts
 ``emit_over``   paused at an emit: deliver it, then pause at the next line of the code that
                 emitted (becomes ``line_over`` once the worker has the emitting frame traced)
 ``line_over``   inside a handler: pause at the next line of the same frame (or its caller)
@@ -71,6 +73,8 @@ class DebugSession:
         self._tracer: Any = None
         # enter_delivery: (emitting activation, event name, id floor) of the delivery to enter
         self._delivery: tuple[Any, str, int] | None = None
+        # break_delivery: the event breakpoint that fired inside a coroutine (see debugger.py)
+        self._delivery_breakpoint: Any = None
 
     # ---- worker side ------------------------------------------------------------------------
     def _enter(
@@ -366,6 +370,15 @@ class DebugSession:
             elif self.paused_at and self.paused_at.get("event_name") and self._payload is not None:
                 mode = "enter_delivery"   # paused at an emit: step into the handler it feeds
             elif self._activation is not None:
+                act = self._activation
+                if act.slot.is_async and not getattr(act.runtime, "runs_remotely", False):
+                    raise InvalidStateError(
+                        f"cannot step into {act.routine_id}.{act.slot.name}: line stepping is not "
+                        "available inside an async def handler (it runs on the shared event "
+                        "loop); use step_over to run it and pause before the next activation",
+                        detail={"job_id": self.job_id, "routine_id": act.routine_id,
+                                "slot_name": act.slot.name, "reason": "async_handler"},
+                    )
                 mode = "enter"
             else:
                 mode = "enter_next"

@@ -251,7 +251,14 @@ class WorkerDebugger:
             elif mode == "enter_delivery" and _is_delivery(session._delivery, act):
                 session.step_mode = "enter"
                 session._delivery = None
-        if not self.breakpoints.empty:
+            elif mode == "break_delivery" and _is_delivery(session._delivery, act):
+                # An event breakpoint fired inside a coroutine (which must not block the event
+                # loop): pause here, before the handler its emit feeds.
+                reason = "breakpoint"
+                bp = session._delivery_breakpoint
+                session._delivery = session._delivery_breakpoint = None
+                session.step_mode = None
+        if bp is None and not self.breakpoints.empty:
             bp = self.breakpoints.match_activation(
                 job_id, job_state.flow_id, act.routine_id, act.slot.name, act.data,
                 job_state.shared_data,
@@ -272,6 +279,13 @@ class WorkerDebugger:
             if not ok:
                 return
         if session is not None and session.step_mode == "enter":
+            if getattr(runtime, "runs_remotely", False):
+                act.run_local = True   # line stepping needs the handler on this thread
+            elif act.slot.is_async:
+                # A coroutine runs on the event loop thread, where tracing would stop every
+                # job's coroutines: step over it instead (DebugSession.step_into says so).
+                session.step_mode = "activation"
+                return
             StepTracer(session, act).install()
 
     def routine_ended(self, act: Activation) -> None:
@@ -296,6 +310,10 @@ class WorkerDebugger:
         if bp is None:
             return
         session = self.sessions.get_or_create(job_state.job_id)
+        if activation is not None and activation.slot.is_async \
+                and not getattr(activation.runtime, "runs_remotely", False):
+            self._break_at_delivery(session, activation, event_name, bp)
+            return
         frame = _user_frame()
         code = frame.f_code if frame is not None else None
         location = {"routine_id": routine_id,
@@ -337,3 +355,16 @@ class WorkerDebugger:
         if tracer is not None and tracer.thread == threading.get_ident() and tracer.active:
             if session.step_mode not in LINE_MODES:
                 tracer.finish()
+
+    def _break_at_delivery(self, session: DebugSession, activation: Activation, event_name: str,
+                           bp: Breakpoint) -> None:
+        """An event breakpoint inside a coroutine: the emitting code runs on the shared event
+        loop and cannot block there, so the job pauses before the activation its emit feeds
+        (routine level). Nothing pauses when no slot receives the event."""
+        flow = activation.runtime.flow
+        if not any(c.source_routine == activation.routine_id and c.source_event == event_name
+                   for c in flow.connections):
+            return
+        session.step_mode = "break_delivery"
+        session._delivery = (activation, event_name, reserve_activation_id())
+        session._delivery_breakpoint = bp

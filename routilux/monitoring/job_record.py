@@ -19,7 +19,9 @@ tuple per event (new memory, and one more object for every GC pass to walk). Eve
 (``ts``/``t0`` are ``time.perf_counter()`` values; epoch = ``ts + record.offset``):
 
 * ``ts, "slot_call", routine_id, payload, slot_name, source_activation_id``
-* ``t0, "routine_start", routine_id, slot_name, activation_id, None``
+* ``t0, "routine_start", routine_id, slot_name, activation_id, source_activation_id`` (the
+  activation whose emit fed this one, ``None`` for an entry; read back as the event's
+  ``source_activation_id`` extra field)
 * ``t0, "routine_complete", routine_id, slot_name, activation_id, duration`` (its time is
   ``t0 + duration``: routine events reuse the engine's own clock reads)
 * ``ts, "event_emit", routine_id, payload, event_name, activation_id``
@@ -59,7 +61,8 @@ def expand(seq: int, ring: list[Any], i: int) -> tuple[Any, ...]:
     if etype == "slot_call":
         return (seq, ts, etype, rid, a, None, None, b, None, c, None)
     if etype == "routine_start":
-        return (seq, ts, etype, rid, None, None, "running", a, None, b, None)
+        return (seq, ts, etype, rid, None, None, "running", a, None, b,
+                None if c is None else {"source_activation_id": c})
     if etype == "routine_complete":
         return (seq, ts + c, etype, rid, None, c, "completed", a, None, b, None)
     if etype == "event_emit":

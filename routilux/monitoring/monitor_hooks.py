@@ -161,8 +161,11 @@ class MonitoringHooks(ExecutionHooks):
             rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
             rec = self._rec(activation.runtime.job_state)
+        # The last field (free in this layout) carries the id of the activation whose emit fed
+        # this one: an int that already exists, so tracing the causal edge retains nothing new.
+        parent = activation.parent
         entry = (activation.t0, "routine_start", activation.routine_id, activation.slot.name,
-                 activation.activation_id, None)
+                 activation.activation_id, parent.activation_id if parent is not None else None)
         if rec.fast:
             ring = rec.ring
             ring += entry

@@ -18,6 +18,7 @@ __all__ = [
     "DEBUG_STEPS",
     "EXECUTION_STRATEGIES",
     "JOB_STATUSES",
+    "TRACE_FORMATS",
     "BreakpointPatch",
     "BreakpointSpec",
     "FlowCreate",
@@ -30,6 +31,7 @@ __all__ = [
     "parse_flow_create",
     "parse_job_query",
     "parse_job_start",
+    "parse_trace_format",
     "parse_trace_limit",
     "parse_variable_edit",
 ]
@@ -38,6 +40,7 @@ EXECUTION_STRATEGIES = ("sequential", "concurrent")
 BREAKPOINT_TYPES = ("routine", "slot", "event")
 JOB_STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled", "lost")
 DEBUG_STEPS = ("step_over", "step_into", "step_out", "resume")
+TRACE_FORMATS = ("json", "csv")
 _STEP_ALIASES = {"continue": "resume"}
 _MAX_LIMIT = 10_000
 
@@ -294,6 +297,16 @@ def parse_trace_limit(raw: Any) -> int | None:
     if raw in (None, ""):
         return None
     return _int_value("limit", raw, low=1, high=10**6)
+
+
+def parse_trace_format(raw: Any) -> str:
+    """Check ``?format=`` of a trace: ``json`` (the default) or ``csv``."""
+    if raw in (None, ""):
+        return "json"
+    value = str(raw).strip().lower()
+    if value not in TRACE_FORMATS:
+        raise _bad("format", f"Unknown trace format {raw!r}; use one of {', '.join(TRACE_FORMATS)}.")
+    return value
 
 
 def normalize_step(name: str) -> str:

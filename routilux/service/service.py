@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable
 
 from routilux.errors import AmbiguousError, InvalidStateError, NotFoundError, ValidationError
+from routilux.monitoring.frames import trace_csv
 from routilux.service.history import History
 from routilux.service.owner import Owner
 from routilux.service.requests import (
@@ -255,6 +256,11 @@ class RoutiluxService:
             raise self._job_not_found(job_id)
         return {"events": events, "total": len(events)}
 
+    def get_trace_csv(self, job_id: str, limit: Any = None) -> str:
+        """The events of :meth:`get_trace` as CSV text, one row per event (columns:
+        :data:`routilux.monitoring.frames.TRACE_COLUMNS`, the columns of ``trace_frame()``)."""
+        return trace_csv(self.get_trace(job_id, limit)["events"])
+
     # -- breakpoints --------------------------------------------------------------------------
 
     def list_breakpoints(self, job_id: str) -> dict[str, Any]:
@@ -327,6 +333,11 @@ class RoutiluxService:
                 detail={"flow_id": flow_id},
             )
         return self._event_manager().subscribe_flow(flow_id, max_queue, notify=notify)
+
+    def subscribe_all(self, notify: Callable[[], None], max_queue: int = 100) -> Subscription:
+        """A subscription to the live events of every job, the server's and the kernels' alike
+        (kernel events reach this process's event manager through the bridge)."""
+        return self._event_manager().subscribe_all(max_queue, notify=notify)
 
     # -- health -------------------------------------------------------------------------------
 

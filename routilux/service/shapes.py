@@ -73,6 +73,7 @@ class FlowDict(TypedDict):
     connections: list[ConnectionDict]
     execution_strategy: str
     max_workers: int
+    executor: str
     owner: OwnerDict
 
 
@@ -91,6 +92,8 @@ class JobDict(TypedDict):
     started_at: str | None
     completed_at: str | None
     error: str | None
+    executor: str               # "thread" or "dask" (where its handlers run)
+    executor_info: dict[str, Any]   # e.g. a Dask job's dashboard_link
     owner: OwnerDict
 
 

@@ -18,7 +18,15 @@ def load_ipython_extension(ipython: Any) -> None:
     from routilux_jupyter.kernel.display_setup import enable_display
 
     enable_display(ipython)
-    session.load(ipython)
+    loaded = session.load(ipython)
+    if loaded.agent is not None and not loaded.dashboard_announced:
+        from routilux_jupyter.links import dashboard_url
+
+        url = dashboard_url()
+        if url:
+            # Once per kernel: where to see every job of every notebook (and this one's).
+            print(f"routilux: dashboard of all flows and jobs at {url}")
+            loaded.dashboard_announced = True
 
 
 def unload_ipython_extension(ipython: Any) -> None:

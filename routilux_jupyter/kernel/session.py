@@ -34,6 +34,7 @@ class KernelSession:
     bridge_url: str | None = None
     bridge_secret: str | None = field(default=None, repr=False)
     magics_registered: bool = False
+    dashboard_announced: bool = False
 
     @property
     def owner(self) -> Any:

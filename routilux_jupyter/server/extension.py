@@ -17,7 +17,9 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 
 from routilux.service.bootstrap import ServiceBundle, create_local_service
+from routilux_jupyter.links import DASHBOARD_PATH
 from routilux_jupyter.server.bridge import KernelBridge
+from routilux_jupyter.server.dashboard import dashboard_routes
 from routilux_jupyter.server.handlers import rest_routes
 from routilux_jupyter.server.websockets import ws_routes
 
@@ -102,13 +104,31 @@ class RoutiluxExtension(ExtensionApp):
         config=True,
         help=(
             "URL kernels dial to reach this server's routilux bridge. Default: derived from the "
-            "server's ip, bound port and base_url (ws://127.0.0.1:<port>/routilux/bridge)."
+            "server's ip, bound port and base_url (ws://127.0.0.1:<port>/routilux/bridge). "
+            "Kernels also derive the dashboard link they print from it."
         ),
+    )
+
+    otel_endpoint = Unicode(
+        "",
+        config=True,
+        help=(
+            "OTLP/HTTP collector URL (e.g. http://localhost:4318; /v1/traces is added to a bare "
+            "address) to export every job as OpenTelemetry spans: jobs the server runs and jobs "
+            "of kernels connected through the bridge. Needs 'pip install routilux[otel]'. "
+            "Batching follows the OTEL_BSP_* environment variables. Empty: no export."
+        ),
+    )
+    otel_service_name = Unicode(
+        "routilux",
+        config=True,
+        help="The service.name resource attribute of the spans exported to otel_endpoint.",
     )
 
     bundle: ServiceBundle | None = None
     bridge: KernelBridge | None = None
     _executor: ThreadPoolExecutor | None = None
+    _otel: Any = None
 
     @default("history_db")
     def _default_history_db(self) -> str:
@@ -153,6 +173,8 @@ class RoutiluxExtension(ExtensionApp):
             request_timeout=self.bridge_request_timeout, bridge_url=self.bridge_url, log=self.log,
         )
         self.bridge.start()
+        if self.otel_endpoint:
+            self._start_otel()
         self.settings.update(
             routilux_service=self.bundle.service,
             routilux_executor=self._executor,
@@ -161,16 +183,30 @@ class RoutiluxExtension(ExtensionApp):
         if self.freeze_gc_at_start and self.serverapp is not None:
             # Scheduled, so it runs once the loop is up and every extension has loaded.
             self.serverapp.io_loop.add_callback(gc.freeze)
+        base = self.serverapp.base_url if self.serverapp else "/"
         self.log.info(
-            "routilux: API under %s%s (history: %s)",
-            self.serverapp.base_url if self.serverapp else "/",
-            self.prefix,
-            self.history_db or "off",
+            "routilux: API under %s%s, dashboard at %s%s (history: %s)",
+            base, self.prefix, base, DASHBOARD_PATH, self.history_db or "off",
         )
+
+    def _start_otel(self) -> None:
+        """Export spans built from the server's event fan-out, which also carries kernel jobs."""
+        from routilux.errors import RoutiluxError
+        from routilux.monitoring.otel import enable_otel, otlp_http_provider
+
+        try:
+            provider = otlp_http_provider(self.otel_endpoint, self.otel_service_name)
+        except RoutiluxError as exc:   # a missing extra or a bad URL must not stop the API
+            self.log.error("routilux: no OpenTelemetry export: %s", exc)
+            return
+        assert self.bundle is not None
+        self._otel = enable_otel(provider, registry=self.bundle.monitoring)
+        self.log.info("routilux: exporting job spans to %s", self.otel_endpoint)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(rest_routes(self.prefix))
         self.handlers.extend(ws_routes(self.prefix))
+        self.handlers.extend(dashboard_routes(self.prefix))
         if self.bridge is not None:
             self.handlers.extend(self.bridge.routes())
 
@@ -179,6 +215,10 @@ class RoutiluxExtension(ExtensionApp):
         if self.bridge is not None:
             self.bridge.close()
             self.bridge = None
+        if self._otel is not None:   # ends open spans, then sends what the batcher holds
+            self._otel.close()
+            self._otel.provider.shutdown()
+            self._otel = None
         if self.bundle is not None:
             self.bundle.close()
             self.bundle = None

@@ -14,6 +14,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 
 from routilux.errors import NotFoundError
+from routilux.service.requests import parse_trace_format
 from routilux_jupyter.server.base import RoutiluxAPIHandler
 from routilux_jupyter.server.openapi import OPENAPI_ROUTE, build_document
 
@@ -90,11 +91,16 @@ class MetricsHandler(RoutiluxAPIHandler):
 
 
 class TraceHandler(RoutiluxAPIHandler):
-    """``GET /api/jobs/{job_id}/trace?limit=``."""
+    """``GET /api/jobs/{job_id}/trace?limit=&format=json|csv``."""
 
     @authorized
     async def get(self, job_id: str) -> None:
         limit = self.get_query_argument("limit", None)
+        if parse_trace_format(self.get_query_argument("format", None)) == "csv":
+            text = await self.call(self.service.get_trace_csv, job_id, limit)
+            # (APIHandler.finish would stamp application/json over a set_header)
+            self.finish(text, set_content_type="text/csv; charset=utf-8")
+            return
         self.reply(await self.call(self.service.get_trace, job_id, limit))
 
 

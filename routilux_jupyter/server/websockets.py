@@ -15,6 +15,8 @@ Messages (server -> client), one JSON object each:
 * ``{"type": "event", ...ExecutionEvent}`` and ``{"type": "gap", "dropped": n}``;
 * with ``?batch=1``: ``{"type": "batch", "events": [...]}`` carrying the items above, one
   message per drained batch (for high-rate consumers);
+* ``/api/ws/jobs`` (every job): first ``{"type": "jobs", "jobs": [...], "total"}``, then the same
+  event messages, by default only job status events;
 * debug socket replies: ``{"type": "response", "id", "command", "ok": true, "result"}`` or
   ``{"type": "response", "id", "command", "ok": false, "status", "error": {message, detail}}``.
 """
@@ -37,6 +39,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from routilux.errors import ValidationError
 from routilux.service import RoutiluxService
+from routilux.service.requests import parse_job_query
 from routilux_jupyter.server.base import AUTH_RESOURCE, decode_body
 from routilux_jupyter.server.errors import error_response
 
@@ -62,6 +65,7 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
         self._pumping = False
         self._batch = False
         self._closed = False
+        self._ready = False  # events wait until opened() has sent what must come first
 
     def set_default_headers(self) -> None:
         """JupyterHandler's headers (CSP etc.) make no sense on a websocket upgrade."""
@@ -114,6 +118,10 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
         """Create the subscription (runs on the worker pool)."""
         raise NotImplementedError
 
+    def select(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The drained items this socket sends (all of them unless a subclass narrows it)."""
+        return items
+
     async def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().open()  # starts Jupyter's keep-alive pings
         # Small event frames must leave at once: with Nagle on, each waits for the client's
@@ -125,7 +133,12 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
         if self._closed:  # the peer left while we were subscribing
             self._sub.close()
             return
+        await self.opened()
+        self._ready = True
         self._kick()
+
+    async def opened(self) -> None:
+        """Send what precedes the events (subscribed already, so nothing falls in between)."""
 
     # -- from worker threads --------------------------------------------------------------
     def _notify(self) -> None:
@@ -135,16 +148,19 @@ class _EventSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: i
 
     # -- on the event loop ----------------------------------------------------------------
     def _kick(self) -> None:
-        if not self._pumping and self._sub is not None and not self._closed:
+        if self._ready and not self._pumping and self._sub is not None and not self._closed:
             self._pumping = True
             asyncio.ensure_future(self._pump())
 
     async def _pump(self) -> None:
         try:
             while not self._closed:
-                items = self._sub.drain(_DRAIN_BATCH if self._batch else _DRAIN_EVENTS)
-                if not items:
+                drained = self._sub.drain(_DRAIN_BATCH if self._batch else _DRAIN_EVENTS)
+                if not drained:
                     break
+                items = self.select(drained)
+                if not items:
+                    continue
                 if self._batch:
                     await self.write_message(_dumps({"type": "batch", "events": items}))
                 else:
@@ -195,6 +211,43 @@ class FlowMonitorSocket(_EventSocket):
 
     def subscribe(self, notify: Callable[[], None], queue_size: int) -> Any:
         return self.service.subscribe_flow(self.flow_id, notify, queue_size)
+
+
+_JOB_QUERY = ("flow_id", "status", "limit", "offset")
+# What a job list needs to stay current: one message per status change, not per activation.
+_JOB_EVENTS = frozenset({
+    "job_start", "job_paused", "job_resumed", "job_completed", "job_failed", "job_cancelled",
+    "job_lost", "breakpoint_hit",
+})
+
+
+class JobsMonitorSocket(_EventSocket):
+    """``WS /api/ws/jobs``: the job list, then status events of every job (server and kernels).
+
+    The first message is ``{"type": "jobs", "jobs": [...], "total"}``, the answer of
+    ``GET /api/jobs`` (same ``?flow_id=&status=&limit=&offset=``) taken after the subscription
+    started, so a client that applies the events after it misses no change. By default only
+    ``job_*`` and ``breakpoint_hit`` events (and gap markers) follow, a few messages per job;
+    ``?events=all`` sends every event of every job.
+    """
+
+    async def check_target(self) -> None:  # type: ignore[override]
+        self.everything = self.get_query_argument("events", "job") == "all"
+        self.jobs_query = {key: self.get_query_argument(key) for key in _JOB_QUERY
+                           if self.get_query_argument(key, None) is not None}
+        parse_job_query(self.jobs_query)  # a bad ?limit= is a 400 before the upgrade
+
+    async def opened(self) -> None:
+        jobs = await self.call(self.service.list_jobs, self.jobs_query)
+        self.send_json({"type": "jobs", **jobs})
+
+    def subscribe(self, notify: Callable[[], None], queue_size: int) -> Any:
+        return self.service.subscribe_all(notify, queue_size)
+
+    def select(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.everything:
+            return items
+        return [i for i in items if i.get("type") != "event" or i.get("event_type") in _JOB_EVENTS]
 
 
 _DEBUG_COMMANDS: dict[str, str] = {
@@ -289,4 +342,5 @@ def ws_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
         (f"{p}ws/jobs/([^/]+)/monitor", JobMonitorSocket, {}),
         (f"{p}ws/jobs/([^/]+)/debug", JobDebugSocket, {}),
         (f"{p}ws/flows/([^/]+)/monitor", FlowMonitorSocket, {}),
+        (f"{p}ws/jobs/?", JobsMonitorSocket, {}),
     ]

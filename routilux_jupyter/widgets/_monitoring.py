@@ -210,7 +210,8 @@ class MonitoringSource:
         if job is not None:
             d = job.to_dict()
             return {k: d.get(k) for k in ("job_id", "flow_id", "status", "created_at", "started_at",
-                                          "completed_at", "error")}  # type: ignore[return-value]
+                                          "completed_at", "error", "executor",
+                                          "executor_info")}  # type: ignore[return-value]
         status = metrics.status if metrics is not None else "pending"
         m = metrics.to_dict() if metrics is not None else {}
         return {"job_id": job_id, "flow_id": self.flow_id, "status": str(status), "created_at": None,

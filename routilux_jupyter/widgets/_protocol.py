@@ -65,6 +65,8 @@ class JobInfo(TypedDict, total=False):
     started_at: str | None
     completed_at: str | None
     error: str | None
+    executor: str                  # "thread" or "dask"
+    executor_info: dict[str, Any]  # e.g. dashboard_link of a Dask job
 
 
 class TraceEvent(TypedDict, total=False):

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import traitlets as t
 
+from routilux_jupyter.links import dashboard_url
+
 from ._bundle import bundle
 from ._live import LiveView
 from ._protocol import ACTIONS
@@ -32,6 +34,13 @@ class JobView(LiveView):
 
     trace = t.List(help="The newest trace events (at most 200), oldest first.").tag(sync=True)
     trace_total = t.Int(0, help="Events recorded for the job; older ones are paged on demand.").tag(sync=True)
+    dashboard_url = t.Unicode(
+        help=(
+            "The routilux dashboard page of the server that started this kernel (empty when none). "
+            "The view links the job's page there; inside Jupyter pages it prefers the page's own "
+            "base URL, which also holds behind a proxy."
+        )
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -47,6 +56,7 @@ class JobView(LiveView):
             from ._monitoring import MonitoringSource
 
             source = MonitoringSource(flow, job, follow_latest=job is None)
+        kwargs.setdefault("dashboard_url", dashboard_url() or "")
         super().__init__(source, **kwargs)
 
     def _state(self, snap: Snapshot, graph: dict[str, Any]) -> dict[str, Any]:

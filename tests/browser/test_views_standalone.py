@@ -213,3 +213,23 @@ def test_metrics_tab_lists_routines_sorted_and_selects_on_click() -> None:
         rows.nth(1).click()
         assert "r2" in page.inner_text(".rx-selected-panel")
         assert "rx-selected" in page.get_attribute('.rx-node[data-routine="r2"]', "class")
+
+
+def test_job_summary_shows_the_executor_and_links_a_dask_dashboard() -> None:
+    nodes, edges = dag(2)
+    state = base_state(nodes, edges)
+    state["job"] = {"job_id": "j1", "flow_id": "f", "status": "running", "executor": "dask",
+                    "executor_info": {"name": "dask",
+                                      "dashboard_link": "http://127.0.0.1:8787/status"}}
+    with browser() as page:
+        mount(page, "job_view.js", state)
+        item = page.locator(".rx-executor")
+        assert item.get_attribute("data-executor") == "dask"
+        assert "executor dask" in item.inner_text()
+        assert page.locator(".rx-executor-link").get_attribute("href") == \
+            "http://127.0.0.1:8787/status"
+        # A link that is not http(s) is not rendered as a link.
+        page.evaluate("""() => rx.model.set('job', {job_id: 'j1', status: 'running',
+            executor: 'dask', executor_info: {dashboard_link: 'javascript:alert(1)'}})""")
+        assert page.locator(".rx-executor-link").count() == 0
+        assert "executor dask" in page.locator(".rx-executor").inner_text()

@@ -18,7 +18,8 @@ from routilux.monitoring import MonitoringRegistry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-PAGES = ["user_guide/engine.rst", "user_guide/monitoring_debugging.rst", "quickstart.rst"]
+PAGES = ["user_guide/engine.rst", "user_guide/monitoring_debugging.rst",
+         "user_guide/observability.rst", "user_guide/scaling.rst", "quickstart.rst"]
 _DIRECTIVE = re.compile(r"^\.\. code-block:: *python *$")
 
 

@@ -46,7 +46,8 @@ def test_flow_listeners_see_every_new_flow() -> None:
 
 def test_describe_has_the_flow_shape() -> None:
     d = pipeline().describe()
-    assert set(d) == {"flow_id", "routines", "connections", "execution_strategy", "max_workers"}
+    assert set(d) == {"flow_id", "routines", "connections", "execution_strategy", "max_workers",
+                      "executor"}
     assert d["routines"]["ingest"] == {"routine_id": "ingest", "class_name": "Ingest",
                                        "slots": ["trigger"], "events": ["output"], "config": {}}
     assert d["connections"][0] == {

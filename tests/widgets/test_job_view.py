@@ -46,6 +46,7 @@ def test_finished_job_shows_graph_states_metrics_and_trace(view_of: Any) -> None
          "target": "sink", "slot": "inp"}
     ]
     assert view.job["status"] == "completed"
+    assert view.job["executor"] == "thread"     # shown in the summary (a Dask job links its dashboard)
     assert view.routine_states == {"source": "completed", "sink": "completed"}
     assert view.routine_metrics["sink"]["execution_count"] == 4
     assert view.metrics["total_event_emits"] == 4

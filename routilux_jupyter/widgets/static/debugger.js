@@ -111,7 +111,7 @@ export class DebuggerPanel {
     const d = debug || {};
     const at = d.paused_at;
     this.pausedAt.textContent = at
-      ? `Paused at ${at.routine_id}${at.slot_name ? `.${at.slot_name}` : ""}${at.event_name ? ` → ${at.event_name}` : ""}${at.line ? ` (line ${at.line})` : ""}${at.reason ? ` — ${at.reason}` : ""}`
+      ? `Paused${at.routine_id ? ` at ${at.routine_id}` : ""}${at.slot_name ? `.${at.slot_name}` : ""}${at.event_name ? ` → ${at.event_name}` : ""}${at.line ? ` (line ${at.line})` : ""}${at.reason ? ` — ${at.reason}` : ""}`
       : "";
     this.pausedAt.hidden = !at;
     this._renderVariables(d.variables || null);
@@ -156,7 +156,9 @@ export class DebuggerPanel {
   _renderBreakpoints(list) {
     // Rebuild only on a real change, and never under the user's cursor (an edited condition).
     const key = JSON.stringify(list);
-    if (key === this.bpKey || this.bpList.contains(document.activeElement)) return;
+    // (A focused button, e.g. the × just clicked, is no cursor: its row must go.)
+    const editing = this.bpList.contains(document.activeElement) && document.activeElement.matches(".rx-bp-cond-edit");
+    if (key === this.bpKey || editing) return;
     this.bpKey = key;
     clear(this.bpList);
     if (!list.length) {

@@ -46,6 +46,19 @@ export class SelectedRoutinePanel {
   }
 }
 
+// Where the job's handlers run; a Dask job links its dashboard (http(s) links only).
+function executorItem(job) {
+  const name = job && job.executor;
+  if (!name) return null;
+  const info = job.executor_info || {};
+  const link = typeof info.dashboard_link === "string" && /^https?:\/\//.test(info.dashboard_link)
+    ? h("a", { class: "rx-executor-link", href: info.dashboard_link, target: "_blank", rel: "noopener" },
+      "dashboard")
+    : null;
+  return h("span", { class: "rx-summary-item rx-executor", "data-executor": name },
+    `executor ${name}`, link ? " " : null, link);
+}
+
 export class JobSummary {
   constructor(container) {
     this.root = h("div", { class: "rx-summary" });
@@ -63,6 +76,7 @@ export class JobSummary {
       h("span", { class: "rx-summary-item" }, `routines ${m.completed_routines ?? 0}/${m.total_routines ?? 0}`),
       h("span", { class: "rx-summary-item" }, `failed ${m.failed_routines ?? 0}`),
       h("span", { class: "rx-summary-item" }, `events ${m.total_events ?? 0}`),
+      executorItem(job),
       job && job.error ? h("span", { class: "rx-summary-error" }, String(job.error)) : null,
     );
   }

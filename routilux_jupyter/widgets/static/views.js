@@ -117,9 +117,30 @@ export function renderFlow({ model, el }) {
   return () => part && part.dispose();
 }
 
-export function renderJob({ model, el }) {
+// Where the dashboard's page of a job is, or null. In a Jupyter page (Lab, Notebook 7) the page's
+// own base URL is right for this browser even behind a proxy; elsewhere (e.g. VS Code) the
+// kernel's idea of its server (the `dashboard_url` trait) is the best we have.
+function dashboardLink(model) {
+  const jobId = (model.get("job") || {}).job_id;
+  if (!jobId) return null;
+  let base = null;
+  const config = document.getElementById("jupyter-config-data");
+  if (config) {
+    try {
+      const baseUrl = JSON.parse(config.textContent || "{}").baseUrl;
+      if (baseUrl) base = `${baseUrl.replace(/\/?$/, "/")}routilux/`;
+    } catch (err) {
+      base = null;
+    }
+  }
+  base = base || model.get("dashboard_url") || null;
+  return base ? `${base}jobs/${encodeURIComponent(jobId)}` : null;
+}
+
+// `channel` defaults to the widget comm; the dashboard page passes one that speaks REST.
+export function renderJob({ model, el, channel: given = null }) {
   el.classList.add("rx-root", "rx-job-view");
-  const channel = makeChannel(model);
+  const channel = given || makeChannel(model);
   const parts = [];
   try {
     let dbg = null;
@@ -130,6 +151,13 @@ export function renderJob({ model, el }) {
 
     const tabs = h("div", { class: "rx-tabs", role: "tablist" });
     const pages = h("div", { class: "rx-pages" });
+    const link = h("a", { class: "rx-dashboard-link", target: "_blank", rel: "noopener", hidden: true,
+                          title: "this job on the routilux dashboard page" }, "Open in dashboard ↗");
+    const refreshLink = () => {
+      const href = given ? null : dashboardLink(model); // already on the dashboard: no link
+      link.hidden = !href;
+      if (href) link.href = href;
+    };
     el.append(tabs, pages);
     const tab = (name, label) => {
       const page = h("div", { class: "rx-page", "data-page": name, hidden: true });
@@ -163,6 +191,8 @@ export function renderJob({ model, el }) {
       },
     });
     show("debugger");
+    tabs.append(link);
+    refreshLink();
 
     const nodeIds = () => ((model.get("graph") || {}).nodes || []).map((n) => n.id);
     const refreshNodes = () => {
@@ -185,6 +215,8 @@ export function renderJob({ model, el }) {
     const handlers = [
       ["change:graph", refreshNodes],
       ["change:job", refreshDebugger],
+      ["change:job", refreshLink],
+      ["change:dashboard_url", refreshLink],
       ["change:breakpoints", refreshDebugger],
       ["change:debug", refreshDebugger],
       ["change:routine_metrics", refreshTable],
