@@ -217,6 +217,13 @@ def operations() -> dict[str, dict[str, Op]]:
 # -- the document ---------------------------------------------------------------------------------
 
 _WEBSOCKETS = {
+    "/ws/jobs": {
+        "permission": "read",
+        "description": "Every job at once: first {type: 'jobs', jobs: [...], total} (the answer "
+                       "of GET /jobs, same ?flow_id=&status=&limit=&offset=), then status "
+                       "events (job_* and breakpoint_hit) of every job of every owner; "
+                       "?events=all sends every event.",
+    },
     "/ws/jobs/{job_id}/monitor": {
         "permission": "read",
         "description": "The job's recent history (ring buffer), then its live events, in order; "

@@ -139,8 +139,10 @@ SCHEMAS: dict[str, Schema] = {
             "updated_at": _TIME_OR_NULL,
             "error": _STR_OR_NULL,
             "owner": ref("Owner"),
-            "executor": {**_STR, "description": "Optional: the executor that ran the job's "
+            "executor": {**_STR, "description": "Optional: the executor that runs the job's "
                          "handlers (e.g. 'thread', 'dask'), when the owner reports it."},
+            "executor_info": {**_ANY_OBJECT, "description": "Optional: the executor's own "
+                              "description ({name, ...})."},
             "routine_states": {"type": "object", "additionalProperties": _ANY_OBJECT},
             "errors": {"type": "array"},
             "shared_data_keys": {"type": "array", "items": _STR},

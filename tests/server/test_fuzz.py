@@ -222,6 +222,9 @@ _AGREEING: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "startJob": st.sampled_from([{"flow_id": "fan", "entry_routine_id": "split"},
                                  {"flow_id": "echo", "entry_routine_id": "echo"}]).map(
                                      lambda d: {**d, "entry_slot": "trigger", "kernel_id": None}),
+    # null reads as absent: one spec, in the server, under a fresh id
+    "createFlow": st.fixed_dictionaries({
+        "spec": flow_specs(), "dsl": st.none(), "kernel_id": st.none(), "flow_id": st.none()}),
 }
 
 

@@ -18,6 +18,7 @@ from traitlets.config import Config
 
 from routilux_jupyter.server.handlers import UnknownRouteHandler
 from routilux_jupyter.server.openapi import build_document
+from routilux_jupyter.server.websockets import ws_routes
 from tests.support.openapi_check import OpenAPIChecker
 
 _METHODS = ("get", "post", "put", "delete", "patch")
@@ -139,6 +140,15 @@ async def test_every_registered_rest_route_is_documented_and_nothing_else(
                 "in the OpenAPI document (routilux_jupyter/server/openapi.py)")
 
 
+async def test_every_websocket_route_is_listed_under_x_websockets(jp_fetch):
+    # WebSockets are not OpenAPI operations, but the document still names them for readers.
+    listed = [re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", path) + "$")
+              for path in (await _document(jp_fetch))["x-websockets"]]
+    for pattern, _, _ in ws_routes("api"):
+        sample = "/" + pattern.replace("([^/]+)", "sample").replace("/?", "")
+        assert any(regex.match(sample) for regex in listed), f"/{pattern} not in x-websockets"
+
+
 # -- true: real answers, success and error, for every operation --------------------------------
 
 
@@ -207,7 +217,9 @@ async def test_real_answers_match_the_document_for_every_operation(jp_fetch, ser
     await call("GET", "api/jobs/nope/metrics", expect=404)
     trace = await call("GET", f"api/jobs/{job_id}/trace", params={"limit": "3"})
     assert len(trace["events"]) == 3
-    await call("GET", f"api/jobs/{job_id}/trace", params={"format": "csv"})
+    csv = await call("GET", f"api/jobs/{job_id}/trace", params={"format": "csv"})
+    assert "event_type" in csv.splitlines()[0]  # text/csv, one of the two documented types
+    await call("GET", f"api/jobs/{job_id}/trace", params={"format": "xml"}, expect=400)
     await call("GET", f"api/jobs/{job_id}/trace", params={"limit": "x"}, expect=400)
     await call("GET", "api/jobs/nope/trace", expect=404)
     for action in ("pause", "resume", "cancel"):
