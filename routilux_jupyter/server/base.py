@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from routilux.errors import RoutiluxError, ValidationError
 from routilux.service import RoutiluxService
 from routilux_jupyter.server.errors import error_response
 
-__all__ = ["AUTH_RESOURCE", "RoutiluxAPIHandler", "decode_body"]
+__all__ = ["AUTH_RESOURCE", "RoutiluxAPIHandler", "decode_body", "dumps"]
 
 AUTH_RESOURCE = "routilux"
 T = TypeVar("T")
@@ -53,6 +54,26 @@ def decode_body(raw: bytes) -> Any:
         ) from None
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "nan", "inf", "-inf": what jsonable() writes for them
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def dumps(data: Any) -> str:
+    """JSON text of an answer. Python's json writes NaN and Infinity bare, which is not JSON
+    (JSON.parse and strict parsers reject the whole body), so those become strings; values
+    echoed from a request (error details) can hold them since json.loads accepts them."""
+    try:
+        return json.dumps(data, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(data), allow_nan=False)
+
+
 class RoutiluxAPIHandler(APIHandler):
     """Shared plumbing of every routilux REST handler."""
 
@@ -79,7 +100,7 @@ class RoutiluxAPIHandler(APIHandler):
 
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(data))
+        self.finish(dumps(data))
 
     def reply_empty(self) -> None:
         self.set_status(204)
@@ -106,4 +127,4 @@ class RoutiluxAPIHandler(APIHandler):
         if status != status_code:
             self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
+        self.finish(dumps(body))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import api_routines
 from api_routines import SUM_SPEC, SUM_YAML, gate_spec
 from server_helpers import wait_gate_entered, wait_job_done, wait_paused
@@ -304,3 +307,23 @@ async def test_deeply_nested_json_is_a_400_not_a_500(api):
         error = await api("POST", "flows", raw=raw, expect=400)
         assert "nested too deeply" in error["message"]
         assert error["detail"] == {"field": None}
+
+
+def _strict_json(text: str) -> Any:
+    """JSON as browsers parse it: NaN and Infinity are not JSON."""
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=reject)
+
+
+async def test_error_details_holding_non_finite_numbers_are_still_json(jp_fetch):
+    # Regression (fuzz): the 400 for an error_handler of NaN/-Infinity echoed them in
+    # 'detail', and json.dumps wrote the bare NaN / -Infinity that JSON.parse rejects.
+    raw = (b'{"spec": {"flow_id": "nan", "routines": {"a": {"class": "PassThrough", '
+           b'"error_handler": {"strategy": "retry", "max_retries": NaN, '
+           b'"retry_delay": -Infinity}}}}}')
+    response = await jp_fetch("api", "flows", method="POST", body=raw, raise_error=False)
+    assert response.code == 400
+    error = _strict_json(response.body.decode())
+    assert "max_retries" in error["message"]
+    assert error["detail"]["max_retries"] == "nan" and error["detail"]["retry_delay"] == "-inf"
