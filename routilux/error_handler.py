@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Any
 
@@ -20,6 +21,32 @@ class ErrorStrategy(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def _count(name: str, value: Any) -> int:
+    """A retry count: an int >= 0 (a whole float such as 3.0 from YAML/JSON is fine)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(
+            f"ErrorHandler {name} must be a whole number >= 0, got {value!r}.",
+            detail={"field": name, "value": repr(value)},
+        )
+    return value
+
+
+def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
+    """A finite number > 0 (>= 0 with allow_zero). NaN fails every comparison, so it is
+    checked by name: it would otherwise pass a range check and poison the retry schedule."""
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value) and (value >= 0 if allow_zero else value > 0))
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValidationError(
+            f"ErrorHandler {name} must be a finite number {bound}, got {value!r}.",
+            detail={"field": name, "value": repr(value)},
+        )
+    return float(value)
 
 
 class ErrorHandler:
@@ -53,15 +80,9 @@ class ErrorHandler:
                 f"Unknown error strategy {strategy!r}; use one of: {choices}",
                 detail={"field": "strategy", "choices": [s.value for s in ErrorStrategy]},
             ) from None
-        if max_retries < 0 or retry_delay < 0 or retry_backoff <= 0:
-            raise ValidationError(
-                "ErrorHandler needs max_retries >= 0, retry_delay >= 0 and retry_backoff > 0",
-                detail={"max_retries": max_retries, "retry_delay": retry_delay,
-                        "retry_backoff": retry_backoff},
-            )
-        self.max_retries = int(max_retries)
-        self.retry_delay = float(retry_delay)
-        self.retry_backoff = float(retry_backoff)
+        self.max_retries = _count("max_retries", max_retries)
+        self.retry_delay = _seconds("retry_delay", retry_delay, allow_zero=True)
+        self.retry_backoff = _seconds("retry_backoff", retry_backoff, allow_zero=False)
         self.retryable_exceptions: tuple[type[BaseException], ...] = (
             tuple(retryable_exceptions) if retryable_exceptions else (Exception,)
         )

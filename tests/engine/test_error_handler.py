@@ -155,3 +155,33 @@ def test_bad_handler_settings_are_refused() -> None:
     assert eh.to_dict() == {"strategy": "retry", "max_retries": 2, "retry_delay": 0.5,
                             "retry_backoff": 2.0}
     assert eh.delay_for(1) == 0.5 and eh.delay_for(3) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"max_retries": float("nan")}, "max_retries"),
+        ({"max_retries": float("inf")}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"max_retries": True}, "max_retries"),
+        ({"max_retries": "3"}, "max_retries"),
+        ({"retry_delay": float("nan")}, "retry_delay"),
+        ({"retry_delay": float("inf")}, "retry_delay"),
+        ({"retry_delay": None}, "retry_delay"),
+        ({"retry_backoff": float("-inf")}, "retry_backoff"),
+        ({"retry_backoff": "fast"}, "retry_backoff"),
+    ],
+)
+def test_non_finite_or_mistyped_retry_settings_are_refused_with_the_field(
+    settings: dict[str, Any], field: str
+) -> None:
+    # Regression (HTTP fuzz): NaN slipped past the range checks (every comparison is False)
+    # and int(nan)/int(inf) then raised ValueError/OverflowError, a 500 through the API.
+    with pytest.raises(ValidationError, match=field) as info:
+        ErrorHandler("retry", **settings)
+    assert info.value.detail["field"] == field
+
+
+def test_whole_float_retry_counts_still_work() -> None:
+    # YAML and JSON writers may turn 3 into 3.0; that stays accepted.
+    assert ErrorHandler("retry", max_retries=3.0).max_retries == 3
