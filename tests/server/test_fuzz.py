@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import time
 import os
 import urllib.parse
@@ -144,6 +145,8 @@ _ODD_IDS = st.one_of(
     st.text(min_size=1, max_size=40),
     st.integers(min_value=1, max_value=20_000).map(lambda n: "j" * n),
 )
+# Values of the wrong type, including the NaN/Infinity literals Python's json reads and writes.
+_WRONG_VALUES = json_values | st.floats() | st.integers(min_value=2**63)
 _BAD_NUMBERS = st.sampled_from(["-1", "0", "1.5", "1e9", "abc", "", " ", "NaN", "Infinity",
                                 "9" * 40, "0x10", "%FF", "１２", "true", "[]"])
 _MALFORMED = st.one_of(
@@ -197,6 +200,13 @@ def flow_specs(draw: st.DrawFn) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "flow_id": draw(st.text(min_size=1, max_size=12)), "routines": routines,
         "connections": [{"from": f"{a}.{e}", "to": f"{b}.{t}"} for (a, e), (b, t) in wires]}
+    numbers = st.sampled_from([-1, 0, 2, 0.5, math.nan, math.inf, -math.inf]) | st.floats()
+    for rid in names:
+        if draw(st.integers(0, 3)) == 0:
+            routines[rid]["error_handler"] = {
+                "strategy": draw(st.sampled_from(["stop", "continue", "skip", "retry", "x"])),
+                "max_retries": draw(numbers), "retry_delay": draw(numbers),
+                "retry_backoff": draw(numbers)}
     if draw(st.booleans()):
         spec["execution"] = {"strategy": draw(st.sampled_from(["sequential", "concurrent", "x"])),
                              "max_workers": draw(st.integers(-1, 8))}
@@ -282,9 +292,9 @@ def request_for(draw: st.DrawFn, op: Operation, checker: OpenAPIChecker, world: 
             value.update(draw(_AGREEING[op.op_id]))
         if kind == "wrong_types" and isinstance(value, dict) and value:
             key = draw(st.sampled_from(sorted(value)))
-            value[key] = draw(json_values)
+            value[key] = draw(_WRONG_VALUES)
         elif kind == "wrong_types":
-            value = draw(json_values)
+            value = draw(_WRONG_VALUES)
         if kind == "unknown_fields" and isinstance(value, dict):
             value.update(draw(st.dictionaries(st.text(max_size=10), json_values, max_size=3)))
         body = json.dumps(value).encode()

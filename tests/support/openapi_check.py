@@ -23,6 +23,11 @@ _DOC_URI = "urn:routilux:openapi"
 _TRACEBACK = ("Traceback (most recent call last)", 'File "')
 
 
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN/Infinity; JSON (and JSON.parse in a browser) does not.
+    raise ValueError(f"{constant} is not JSON")
+
+
 class ContractError(AssertionError):
     """An answer that the OpenAPI document does not allow."""
 
@@ -168,6 +173,6 @@ class OpenAPIChecker:
         if not (content_type or "").startswith("application/json"):
             raise ContractError(f"{what}: Content-Type {content_type!r}, not JSON: {text[:500]!r}")
         try:
-            return json.loads(text)
-        except ValueError:
-            raise ContractError(f"{what}: body is not JSON: {text[:500]!r}") from None
+            return json.loads(text, parse_constant=_not_json)
+        except ValueError as exc:
+            raise ContractError(f"{what}: body is not JSON ({exc}): {text[:500]!r}") from None
