@@ -19,7 +19,9 @@ tuple per event (new memory, and one more object for every GC pass to walk). Eve
 (``ts``/``t0`` are ``time.perf_counter()`` values; epoch = ``ts + record.offset``):
 
 * ``ts, "slot_call", routine_id, payload, slot_name, source_activation_id``
-* ``t0, "routine_start", routine_id, slot_name, activation_id, None``
+* ``t0, "routine_start", routine_id, slot_name, activation_id, input`` (``input``: the merged
+  payload the handler got, or ``(payload, shallow copy of shared data)`` when the job had shared
+  data; see :mod:`~routilux.monitoring.recorded`)
 * ``t0, "routine_complete", routine_id, slot_name, activation_id, duration`` (its time is
   ``t0 + duration``: routine events reuse the engine's own clock reads)
 * ``ts, "event_emit", routine_id, payload, event_name, activation_id``
@@ -73,7 +75,7 @@ class JobRecord:
     __slots__ = (
         "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "base", "cap",
         "high", "folded", "slot_calls", "emits", "routines", "errors", "total_routines",
-        "job_ref", "locked", "owner", "fast", "offset",
+        "job_ref", "locked", "owner", "fast", "offset", "pinned",
     )
 
     def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
@@ -100,6 +102,7 @@ class JobRecord:
         self.fast = False          # not locked and nobody subscribed: hooks append lock-free
         # Taken once per record: wall-clock steps during a job do not reorder its trace.
         self.offset = time.time() - time.perf_counter()
+        self.pinned = False        # never evicted by the collector's job limit
 
     def set_cap(self, maxlen: int) -> None:
         """Keep the newest ``maxlen`` events (trimmed in chunks: at most ~1.25x are held)."""

@@ -121,6 +121,9 @@ class MonitoringHooks(ExecutionHooks):
             metrics = collector.get_metrics(job_id)
             store.record_metrics(job_id, metrics.to_dict if metrics is not None else {})
             store.record_events(job_id, collector.trace_producer(job_id))
+            record_inputs = getattr(store, "record_inputs", None)
+            if record_inputs is not None:
+                record_inputs(job_id, collector.inputs_producer(job_id))
 
     # ---- hops (hot: keep every line here cheap) -------------------------------------------
     # A job is recorded by the registry whose hooks saw it start: its record is cached on the
@@ -157,12 +160,17 @@ class MonitoringHooks(ExecutionHooks):
             self.debugger.before_activation(activation)
 
     def on_routine_start(self, *, activation: Activation) -> None:
+        js = activation.runtime.job_state
         try:
-            rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
+            rec = js._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
-            rec = self._rec(activation.runtime.job_state)
+            rec = self._rec(js)
+        # The recorded input (monitoring.recorded): the delivered dict itself, no copy; plus a
+        # shallow snapshot of shared data only when the job has any (forks start from it).
+        shared = js.shared_data
         entry = (activation.t0, "routine_start", activation.routine_id, activation.slot.name,
-                 activation.activation_id, None)
+                 activation.activation_id,
+                 (activation.data, dict(shared)) if shared else activation.data)
         if rec.fast:
             ring = rec.ring
             ring += entry
