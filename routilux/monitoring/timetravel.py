@@ -89,11 +89,11 @@ def recorded_run(job: JobState) -> dict[str, Any]:
 
 
 def annotate(job: JobState, *, label: Any = ..., pinned: Any = ...,
-             registry: MonitoringRegistry | None = None) -> dict[str, Any]:
+             registry: MonitoringRegistry | None = None, history: bool = True) -> dict[str, Any]:
     """Set a job's ``label`` and/or ``pinned`` flag (``...`` = leave as is).
 
-    A pinned job is never evicted by the collector's job limit nor by history retention.
-    Returns ``{job_id, label, pinned}``.
+    A pinned job is never evicted by the collector's job limit nor by history retention
+    (``history``: also write the change to the registry's history store). Returns ``{job_id, label, pinned}``.
     """
     if label is not ...:
         if label is not None and not isinstance(label, str):
@@ -109,7 +109,7 @@ def annotate(job: JobState, *, label: Any = ..., pinned: Any = ...,
         registry = MonitoringRegistry.get_instance()
     registry.monitor_collector.set_pinned(job.job_id, job.pinned)
     out = {"job_id": job.job_id, "label": job.label, "pinned": job.pinned}
-    store = registry.history_store
+    store = registry.history_store if history else None
     if store is not None:
         store.record_job(dict(out))
     return to_json(out)

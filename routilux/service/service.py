@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from routilux.errors import AmbiguousError, InvalidStateError, NotFoundError, ValidationError
 from routilux.service.history import History
 from routilux.service.owner import Owner
+from routilux.service.timetravel import TimeTravelService
 from routilux.service.requests import (
     normalize_step,
     parse_breakpoint,
@@ -39,7 +40,7 @@ def _sort_key(job: Mapping[str, Any]) -> tuple[str, str]:
     return (job.get("created_at") or "", job.get("job_id") or "")
 
 
-class RoutiluxService:
+class RoutiluxService(TimeTravelService):
     """Every API operation over a set of owners and an optional job history.
 
     The first owner given is the *default* owner: flows created without a ``kernel_id`` go there.
