@@ -65,6 +65,11 @@ class JobInfo(TypedDict, total=False):
     started_at: str | None
     completed_at: str | None
     error: str | None
+    parent_job_id: str | None           # set on a fork: the job it was re-run from
+    forked_from: dict[str, Any] | None  # {job_id, seq}
+    replay_of: str | None
+    label: str | None
+    pinned: bool
 
 
 class TraceEvent(TypedDict, total=False):
@@ -148,6 +153,10 @@ Action = Literal[
     "set_variable",
     "page_trace",
     "refresh",
+    "activation",
+    "rerun",
+    "flow_jobs",
+    "compare",
 ]
 
 ACTIONS: frozenset[str] = frozenset(Action.__args__)  # type: ignore[attr-defined]
