@@ -180,13 +180,15 @@ class MonitorCollector:
         self.append_locked(rec, full(time.perf_counter(), event_type, routine_id, data, duration,
                                      status, slot_name, event_name, activation_id, extra))
 
-    def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> JobRecord:
-        """A job started: (re)create its record and trace ``job_start``."""
+    def job_started(self, job_id: str, flow_id: str | None, total_routines: int,
+                    extra: dict[str, Any] | None = None) -> JobRecord:
+        """A job started: (re)create its record and trace ``job_start`` (``extra``: fields for
+        that event, e.g. a fork's ``parent_job_id`` and ``forked_from``)."""
         rec = self.record_for(job_id, flow_id)
         rec.flow_id = flow_id
         rec.total_routines = total_routines
         rec.status = "running"
-        self.record(rec, "job_start", None, status="running")
+        self.record(rec, "job_start", None, status="running", extra=extra)
         return rec
 
     def job_status(self, job_id: str, status: str, reason: str | None = None) -> None:

@@ -74,7 +74,10 @@ class MonitoringHooks(ExecutionHooks):
 
     # ---- job level (rare: always under the record's lock) --------------------------------
     def on_job_start(self, *, job_state: JobState, flow: Flow) -> None:
-        rec = self.collector.job_started(job_state.job_id, job_state.flow_id, len(flow.routines))
+        fork = getattr(job_state, "forked_from", None)   # a fork's trace names its parent
+        rec = self.collector.job_started(
+            job_state.job_id, job_state.flow_id, len(flow.routines),
+            {"parent_job_id": fork["job_id"], "forked_from": dict(fork)} if fork else None)
         rec.job_ref = weakref.ref(job_state)
         runtime = job_state.runtime
         # One worker per job => hop hooks never race each other => lock-free appends.

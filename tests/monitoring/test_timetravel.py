@@ -70,6 +70,10 @@ def test_rerun_from_an_activation_with_an_edited_input_skips_upstream(registry, 
     assert flow.routines["report"].reports[-1] == {"total": 12.0, "count": 3, "cleaned": 3}
     assert fork.parent_job_id == job.job_id
     assert fork.forked_from == {"job_id": job.job_id, "seq": price.seq}
+    start = registry.monitor_collector.get_execution_trace(fork.job_id)[0]
+    assert start.event_type == "job_start"   # the fork's trace links to its parent
+    assert start.to_dict()["forked_from"] == {"job_id": job.job_id, "seq": price.seq}
+    assert start.to_dict()["parent_job_id"] == job.job_id
     shape = fork.to_dict()
     assert shape["parent_job_id"] == job.job_id
     assert shape["forked_from"] == {"job_id": job.job_id, "seq": price.seq}

@@ -38,6 +38,8 @@ async def test_rerun_from_an_activation_with_an_edited_input(api, service):
     assert dict(CALLS) == {"price": 1, "total": 1, "report": 1}   # load, clean not again
     assert got["parent_job_id"] == job_id
     assert got["forked_from"] == {"job_id": job_id, "seq": price["seq"]}
+    start = (await api("GET", "jobs", fork["job_id"], "trace"))["events"][0]
+    assert start["event_type"] == "job_start" and start["parent_job_id"] == job_id
     diff = await api("GET", "jobs", job_id, "diff", fork["job_id"])
     assert diff["origins"] == ["price"]
     assert diff["routines"][0]["first_difference"]["path"] == "items[2].price"
