@@ -59,8 +59,18 @@ async def test_pinned_jobs_survive_the_job_limits_and_a_restart(api, service, hi
     owner = service.default_owner
     collector = owner._monitoring.monitor_collector
     limit = 4
+    # The collector is process-wide: restore its limit for the tests that follow.
+    restore = collector.max_jobs
     collector.set_max_jobs(limit)
     owner._max_finished = limit
+    try:
+        await _pin_and_flood(api, service, collector, owner, limit, history_db)
+    finally:
+        collector.set_max_jobs(restore)
+
+
+async def _pin_and_flood(api: Any, service: Any, collector: Any, owner: Any, limit: int,
+                         history_db: Any) -> None:
     job_id, _ = await _broken_job(api, service)
     pinned = await api("PUT", "jobs", job_id, body={"label": "broken", "pinned": True})
     assert pinned["pinned"] is True and pinned["label"] == "broken"
