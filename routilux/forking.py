@@ -97,7 +97,7 @@ def start_fork(
     js._fork_shared = dict(js.shared_data)  # type: ignore[attr-defined]  # for replay()
     js.parent_job_id = parent_job_id
     js.forked_from = None if parent_job_id is None else {"job_id": parent_job_id, "seq": seq}
-    js.entry = {"routine_id": routine_id, "slot_name": slot_name, "params": to_json(data)}
+    js.entry = {"routine_id": routine_id, "slot_name": slot_name, "params": dict(data)}
     # The same steps as Flow.start, with the entry activation marked as already merged.
     strategy = flow.execution_strategy
     rt = JobRuntime(flow, js, 1 if strategy == "sequential" else flow.max_workers)

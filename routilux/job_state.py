@@ -316,7 +316,10 @@ class JobState:
             "parent_job_id": self.parent_job_id,
             "forked_from": dict(self.forked_from) if self.forked_from else None,
             "replay_of": self.replay_of,
-            "entry": self.entry,
+            # Where the job entered (params left out: they can be large, and the entry
+            # activation's input is in the recorded inputs anyway).
+            "entry": None if self.entry is None else {
+                "routine_id": self.entry.get("routine_id"), "slot_name": self.entry.get("slot_name")},
             "label": self.label,
             "pinned": self.pinned,
         }

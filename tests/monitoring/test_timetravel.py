@@ -207,3 +207,17 @@ def test_history_stores_recorded_inputs_as_json_with_marked_reprs(registry, tmp_
     assert store.get_job(job.job_id)["pinned"] is True
     assert store.count_jobs() == 2   # the pinned one and the newest
     store.close()
+
+
+def test_replaying_a_fork_forks_again_from_the_same_point(registry, broken):
+    _, job = broken
+    price = _acts(registry, job)[2]
+    fork = job.rerun_from(price.seq, _fixed_input(price))
+    fork.wait(10)
+    CALLS.clear()
+    again = fork.replay()
+    assert again.wait(10) and again.status == "completed"
+    assert CALLS == {"price": 1, "total": 1, "report": 1}
+    assert again.forked_from == fork.forked_from and again.replay_of == fork.job_id
+    assert _acts(registry, again)[0].shared == {"cleaned": 3}
+    assert compare(fork, again).same
