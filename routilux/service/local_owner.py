@@ -21,7 +21,6 @@ from routilux.monitoring.storage import FlowStore, JobStore
 from routilux.monitoring.summary import summarize_mapping
 from routilux.service.jsonable import jsonable
 from routilux.service.owner import OwnerInfo
-from routilux.service.timetravel import TimeTravelOwner
 from routilux.service.requests import (
     BreakpointPatch,
     BreakpointSpec,
@@ -29,6 +28,7 @@ from routilux.service.requests import (
     JobStart,
     VariableEdit,
 )
+from routilux.service.timetravel import TimeTravelOwner
 
 __all__ = ["LocalOwner", "parse_dsl_text"]
 

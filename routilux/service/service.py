@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from routilux.errors import AmbiguousError, InvalidStateError, NotFoundError, ValidationError
 from routilux.service.history import History
 from routilux.service.owner import Owner
-from routilux.service.timetravel import TimeTravelService
 from routilux.service.requests import (
     normalize_step,
     parse_breakpoint,
@@ -26,6 +25,7 @@ from routilux.service.requests import (
     parse_trace_limit,
     parse_variable_edit,
 )
+from routilux.service.timetravel import TimeTravelService
 
 if TYPE_CHECKING:
     from routilux.monitoring.event_manager import JobEventManager, Subscription
