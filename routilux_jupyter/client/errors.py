@@ -64,7 +64,8 @@ def error_from_response(status: int, raw: bytes, method: str, url: str) -> Routi
                    "or lacks permission; pass the server's token (--token, ROUTILUX_TOKEN, or "
                    "the ?token= of the URL `jupyter server list` prints).")
     elif not message:
-        message = f"{method} {url} answered HTTP {status} without a routilux error body."
+        message = (f"{method} {url} answered HTTP {status} without a routilux error body; is "
+                   "this a Jupyter server with routilux, and is the API prefix right?")
     cls = _BY_STATUS.get(status, RoutiluxError)
     # 409 is shared by two classes; the server tells them apart by listing candidates.
     if status == 409 and isinstance(detail, dict) and "candidates" in detail:
@@ -84,9 +85,8 @@ def unreachable(message: str) -> ServerUnreachableError:
 def _reason(raw: bytes) -> tuple[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8", errors="replace")) if raw else None
-    except ValueError:
-        text = " ".join(raw.decode("utf-8", errors="replace").split())
-        return (text[:200], None)
+    except ValueError:  # an HTML error page (wrong prefix, a proxy): not a reason to quote
+        return "", None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return body["message"], body.get("detail")
     return "", body
