@@ -25,7 +25,7 @@ from routilux.errors import (
     ValidationError,
 )
 from routilux_jupyter.client.client import Client, connect
-from routilux_jupyter.client.discovery import ServerInfo, discover
+from routilux_jupyter.client.discovery import ServerInfo, current_kernel_id, discover
 from routilux_jupyter.client.errors import ServerNotFoundError, ServerUnreachableError
 from routilux_jupyter.client.models import (
     Breakpoint,
@@ -82,5 +82,6 @@ __all__ = [
     "VariableChange",
     "Variables",
     "connect",
+    "current_kernel_id",
     "discover",
 ]

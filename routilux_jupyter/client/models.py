@@ -263,6 +263,10 @@ class Gap(_Result):
     def from_dict(cls, d: Mapping[str, Any]) -> Gap:
         return cls(int(d.get("dropped") or 0), raw=dict(d))
 
+    # Read like an event, so a loop over a stream that only looks at event_type keeps working.
+    event_type = "gap"
+    is_terminal = False
+
 
 @dataclass(frozen=True)
 class Trace(_Result):
