@@ -91,7 +91,7 @@ def event_line(item: Event | Gap) -> str:
     if item.routine_id:
         parts.append(item.routine_id)
     if item.duration is not None:
-        parts.append(f"{item.duration * 1000:.1f} ms")
+        parts.append(f"{item.duration * 1000:.2f} ms")
     if item.data:
         parts.append(_cell(item.data))
     return "  ".join(parts)
