@@ -97,7 +97,7 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
             if isinstance(item, Event):
                 last = item
     if last is not None and last.event_type != "job_completed":
-        reason = last.data.get("error") if isinstance(last.data, dict) else None
+        reason = last.get("error") or last.data.get("error")  # top-level in today's server
         _fail(f"job {args.job_id} ended with {last.event_type}"
               + (f": {reason}" if reason else ""))
         return EXIT_REFUSED

@@ -32,10 +32,26 @@ class Sink(Routine):
         shared = self.job_state.shared_data
         shared["total"] = shared.get("total", 0) + x
 
+class Fragile(Routine):
+    def __init__(self):
+        super().__init__()
+        self.define_slot("inp", self.take)
+
+    def take(self, x):
+        if x == 3:
+            raise ValueError(f"cannot take {x}")
+
 def make_flow(flow_id):
     flow = Flow(flow_id)
     flow.add_routine(Source(), "src")
     flow.add_routine(Sink(), "sink")
+    flow.connect("src", "out", "sink", "inp")
+    return flow
+
+def make_failing_flow(flow_id):
+    flow = Flow(flow_id)
+    flow.add_routine(Source(), "src")
+    flow.add_routine(Fragile(), "sink")
     flow.connect("src", "out", "sink", "inp")
     return flow
 '''

@@ -80,6 +80,28 @@ def test_pause_resume_and_watch_as_json_lines(server: JupyterServer, kernel: Ker
     assert [e["event_type"] for e in events].count("job_paused") == 1
 
 
+def test_watch_of_a_failed_job_exits_1_with_its_error(server: JupyterServer,
+                                                     kernel: Kernel) -> None:
+    job_id = kernel.run("gate = threading.Event(); gate.set()\n"
+                        "print(make_failing_flow('fails').start('src', {'n': 5}).job_id)"
+                        ).stdout.split()[-1]
+    wait_for(lambda: server.call("GET", f"api/jobs/{job_id}")[0] == 200, 10, "the job")
+    run = cli(server, "watch", job_id, "--timeout", "15")
+    assert run.code == 1, run
+    assert "job_failed" in run.out.splitlines()[-1]
+    assert run.err.count("\n") == 1
+    assert run.err.startswith(f"routilux: job {job_id} ended with job_failed: ")
+    assert "cannot take 3" in run.err
+
+
+def test_watch_timeout_is_one_line(server: JupyterServer, kernel: Kernel, gated_job: str) -> None:
+    run = cli(server, "watch", gated_job, "--timeout", "0.5")  # the job waits at its gate
+    assert run.code == 1 and run.out.splitlines()[0].split()[1] == "job_start"
+    assert run.err.startswith(f"routilux: error: No event from job '{gated_job}' within 0.5 s")
+    assert run.err.count("\n") == 1
+    kernel.run("gate.set()")
+
+
 def test_listing_commands(server: JupyterServer, kernel: Kernel, gated_job: str) -> None:
     kernel.run("gate.set()")
     ok(server, "watch", gated_job, "--timeout", "15")

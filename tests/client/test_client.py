@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from routilux.errors import InvalidStateError
+from routilux.errors import InvalidStateError, NotFoundError
 from routilux_jupyter.client import (
     Breakpoint,
     Client,
@@ -134,6 +134,30 @@ def test_start_job_with_breakpoints_through_the_client(client: Client, kernel: K
     assert session.paused_at is not None and session.paused_at.routine_id == "sink"
     client.resume(job.job_id)
     assert list(client.watch(job.job_id, timeout=15))[-1].event_type == "job_completed"
+
+
+def test_watch_timeout_and_early_close(client: Client, kernel: Kernel, gated_job: str) -> None:
+    events = client.watch(gated_job, timeout=0.5)
+    assert next(events).event_type == "job_start"  # the history so far
+    with pytest.raises(TimeoutError, match="No event from job"):
+        list(events)  # then nothing: the job waits at its gate
+    with client.watch(gated_job, timeout=15) as stream:
+        first = next(stream)
+    assert first.event_type == "job_start" and stream.done
+    assert list(stream) == []  # closed: the iterator is over
+    kernel.run("gate.set()")
+
+
+def test_watch_of_an_unknown_job_fails_at_once(client: Client) -> None:
+    with pytest.raises(NotFoundError, match="Job 'nope' does not exist"):
+        client.watch("nope")
+
+    async def follow() -> None:
+        async for _ in client.awatch("nope"):
+            pass
+
+    with pytest.raises(NotFoundError, match="Job 'nope' does not exist"):
+        asyncio.run(follow())
 
 
 def test_async_watch_streams_until_the_terminal_event(client: Client, kernel: Kernel,
