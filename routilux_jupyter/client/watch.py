@@ -3,19 +3,24 @@
 The server first replays the job's recent history, then streams live events, one JSON object per
 message: ``{"type": "event", ...}`` or ``{"type": "gap", "dropped": n}`` when this reader fell
 behind. Both iterators yield :class:`Event` and :class:`Gap` and stop after the job's terminal
-event (completed, failed, cancelled or lost), which the history replay includes for a job that
-has already ended. A socket that closes before that raises :class:`ServerUnreachableError`.
+event (completed, failed, cancelled or lost). A socket that closes before that raises
+:class:`ServerUnreachableError`.
+
+A job that has already ended is read from its trace instead of a socket: the server's live
+replay buffer may have forgotten a long-finished job (or the server restarted since), and a
+stream that will never carry the terminal event would otherwise wait forever.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
 from routilux_jupyter.client.errors import error_from_response, unreachable
-from routilux_jupyter.client.models import Event, Gap
+from routilux_jupyter.client.models import TERMINAL_STATUSES, Event, Gap
 from routilux_jupyter.client.transport import Transport, segment
 
 __all__ = ["AsyncJobWatch", "JobWatch"]
@@ -39,6 +44,18 @@ def _decode(raw: str | bytes) -> Event | Gap | None:
     return None
 
 
+def _ended_trace(transport: Transport, job_id: str) -> deque[Event] | None:
+    """The events of a job that has ended, oldest first; ``None`` while it still runs.
+
+    Also the existence check: an unknown job raises ``NotFoundError`` here.
+    """
+    job = transport.request("GET", f"jobs/{segment(job_id)}")
+    if job.get("status") not in TERMINAL_STATUSES:
+        return None
+    trace = transport.request("GET", f"jobs/{segment(job_id)}/trace")
+    return deque(Event.from_dict(e) for e in trace.get("events") or [])
+
+
 def _timed_out(job_id: str, timeout: float | None) -> TimeoutError:
     return TimeoutError(f"No event from job {job_id!r} within {timeout} s (the job may be paused; "
                         "`routilux job ID` shows its status).")
@@ -47,19 +64,24 @@ def _timed_out(job_id: str, timeout: float | None) -> TimeoutError:
 class JobWatch:
     """Iterator over one job's events (sync, websocket-client); a context manager.
 
-    The socket opens in the constructor, so an unknown job raises ``NotFoundError`` at once.
-    ``timeout`` bounds the wait for each next message (``None``: wait as long as the job lives).
+    The constructor checks the job (an unknown one raises ``NotFoundError`` at once) and opens
+    the socket. ``timeout`` bounds the wait for each next message (``None``: as long as the job
+    lives).
     """
 
     def __init__(self, transport: Transport, job_id: str, *, timeout: float | None = None) -> None:
+        self.job_id = job_id
+        self.timeout = timeout
+        self.done = False
+        self._ws: Any = None
+        self._replay = _ended_trace(transport, job_id)
+        if self._replay is not None:
+            return
         try:
             import websocket  # websocket-client
         except ImportError:
             raise ImportError(_INSTALL_HINT) from None
         self._websocket = websocket
-        self.job_id = job_id
-        self.timeout = timeout
-        self.done = False
         url = transport.api_url(_monitor_path(job_id), scheme="ws")
         header = [f"{k}: {v}" for k, v in transport.headers.items()]
         try:
@@ -76,6 +98,11 @@ class JobWatch:
         return self
 
     def __next__(self) -> Event | Gap:
+        if self._replay is not None:
+            if self.done or not self._replay:
+                self.done = True
+                raise StopIteration
+            return self._replay.popleft()
         websocket = self._websocket
         while not self.done:
             try:
@@ -102,6 +129,8 @@ class JobWatch:
     def close(self) -> None:
         """Close the socket; the iterator then ends."""
         self.done = True
+        if self._ws is None:
+            return
         try:
             self._ws.close()
         except Exception:  # already closed or broken: nothing left to release
@@ -118,8 +147,8 @@ class JobWatch:
 class AsyncJobWatch:
     """Async iterator over one job's events (``async for``, tornado's websocket client).
 
-    The socket opens on the first ``__anext__`` (or ``async with``); ``timeout`` bounds the wait
-    for each next message.
+    The job is checked and the socket opened on the first ``__anext__`` (or ``async with``);
+    ``timeout`` bounds the wait for each next message.
     """
 
     def __init__(self, transport: Transport, job_id: str, *, timeout: float | None = None) -> None:
@@ -128,6 +157,18 @@ class AsyncJobWatch:
         self.timeout = timeout
         self.done = False
         self._conn: Any = None
+        self._replay: deque[Event] | None = None
+        self._opened = False
+
+    async def _start(self) -> None:
+        """Check the job (404 at once), then replay its trace or open the monitor socket."""
+        import asyncio
+
+        self._opened = True
+        # Blocking urllib, so off the event loop.
+        self._replay = await asyncio.to_thread(_ended_trace, self._transport, self.job_id)
+        if self._replay is None:
+            self._conn = await self._open()
 
     async def _open(self) -> Any:
         from tornado.httpclient import HTTPClientError, HTTPRequest
@@ -151,8 +192,13 @@ class AsyncJobWatch:
     async def __anext__(self) -> Event | Gap:
         import asyncio
 
-        if self._conn is None and not self.done:
-            self._conn = await self._open()
+        if not self._opened and not self.done:
+            await self._start()
+        if self._replay is not None:
+            if self.done or not self._replay:
+                self.done = True
+                raise StopAsyncIteration
+            return self._replay.popleft()
         while not self.done:
             try:
                 raw = await asyncio.wait_for(self._conn.read_message(), self.timeout)
@@ -178,8 +224,8 @@ class AsyncJobWatch:
             self._conn.close()
 
     async def __aenter__(self) -> AsyncJobWatch:
-        if self._conn is None:
-            self._conn = await self._open()
+        if not self._opened:
+            await self._start()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

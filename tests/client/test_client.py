@@ -148,6 +148,21 @@ def test_watch_timeout_and_early_close(client: Client, kernel: Kernel, gated_job
     kernel.run("gate.set()")
 
 
+def test_watch_of_an_ended_job_replays_its_trace(client: Client, kernel: Kernel,
+                                                 gated_job: str) -> None:
+    kernel.run("gate.set()")
+    live = list(client.watch(gated_job, timeout=15))
+    wait_for(lambda: client.job(gated_job).is_terminal, 15, "the job to end")
+    trace = [e.event_id for e in client.trace(gated_job).events]
+    again = client.watch(gated_job, timeout=0.5)
+    assert [e.event_id for e in again] == trace == [e.event_id for e in live]
+
+    async def follow() -> list[str]:
+        return [e.event_type async for e in client.awatch(gated_job, timeout=0.5)]
+
+    assert asyncio.run(follow())[-1] == "job_completed"
+
+
 def test_watch_of_an_unknown_job_fails_at_once(client: Client) -> None:
     with pytest.raises(NotFoundError, match="Job 'nope' does not exist"):
         client.watch("nope")
