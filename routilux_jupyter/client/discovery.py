@@ -20,7 +20,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ def _own_server(kernel_id: str, servers: Iterable[Mapping[str, Any]]) -> ServerI
     )
 
 
-def _first_routilux_server(servers: list[Mapping[str, Any]], prefix: str) -> ServerInfo:
+def _first_routilux_server(servers: Sequence[Mapping[str, Any]], prefix: str) -> ServerInfo:
     health = f"{prefix.strip('/')}/health".lstrip("/")
     for info in servers:
         url, token = normalize_url(str(info["url"])), str(info.get("token") or "")

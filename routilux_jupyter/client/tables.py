@@ -56,7 +56,7 @@ def jobs_table(jobs: Sequence[Job]) -> str:
 
 
 def job_text(job: Job, session: DebugSession | None, metrics: Metrics | None) -> str:
-    rows = [["job", job.job_id], ["flow", job.flow_id], ["status", job.status],
+    rows: list[list[Any]] = [["job", job.job_id], ["flow", job.flow_id], ["status", job.status],
             ["owner", str(job.owner)], ["created", job.created_at], ["started", job.started_at],
             ["completed", job.completed_at]]
     if job.error:

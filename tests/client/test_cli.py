@@ -35,8 +35,8 @@ def test_full_debug_session(server: JupyterServer, kernel: Kernel, gated_job: st
     kernel.run("gate.set()")
     wait_for(lambda: status(server, job_id) == "paused", 15, "the breakpoint to pause the job")
     shown = ok(server, "job", job_id)
-    rows = {line[:10].strip(): line[10:].strip() for line in shown.splitlines()[:9]}
-    assert rows["status"] == "paused" and rows["paused at"] == "sink.inp (breakpoint)"
+    fields = {line[:10].strip(): line[10:].strip() for line in shown.splitlines()[:9]}
+    assert fields["status"] == "paused" and fields["paused at"] == "sink.inp (breakpoint)"
 
     variables = ok(server, "vars", job_id)
     rows = [line.split() for line in variables.splitlines()]
