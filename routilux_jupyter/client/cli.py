@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from routilux.errors import RoutiluxError
 from routilux_jupyter.client import tables
@@ -104,6 +104,41 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _breakpoint_spec(text: str) -> dict[str, Any]:
+    """``ROUTINE[.SLOT][:CONDITION]`` as a breakpoint body (the condition may hold ``.`` / ``:``)."""
+    where, _, condition = text.partition(":")
+    routine, _, slot = where.strip().partition(".")
+    if not routine:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no routine; use ROUTINE[.SLOT][:CONDITION], e.g. 'charge:amount > 30'")
+    spec: dict[str, Any] = {"routine_id": routine}
+    if slot:
+        spec["slot_name"] = slot
+    if condition.strip():
+        spec["condition"] = condition.strip()
+    return spec
+
+
+def _params(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"count": 5}\'')
+    return value
+
+
+def cmd_start(client: Client, args: argparse.Namespace) -> int:
+    job = client.start_job(args.flow, args.entry, args.params, entry_slot=args.slot,
+                           breakpoints=args.breakpoints or None, kernel_id=args.kernel)
+    if args.wait:  # scripts can act on the pause right away
+        client.wait_paused(job.job_id, timeout=args.timeout)
+    # Only the id on stdout, so `JOB=$(routilux start ...)` works.
+    _out(args, job.raw, lambda: job.job_id)
+    return 0
+
+
 def _control(action: str) -> Callable[[Client, argparse.Namespace], int]:
     def command(client: Client, args: argparse.Namespace) -> int:
         result = getattr(client, action)(args.job_id)
@@ -172,10 +207,18 @@ def cmd_set_var(client: Client, args: argparse.Namespace) -> int:
 
 # -- parser -----------------------------------------------------------------------------------
 
-def _common() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (like every other error of the command)."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"error: {message} (see `{self.prog} --help`)")
+        sys.exit(EXIT_USAGE)
+
+
+def _common() -> _Parser:
     # SUPPRESS defaults let the options go before or after the command without one position
     # overwriting what the other set.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--url", default=argparse.SUPPRESS,
                         help="server URL (default: $ROUTILUX_SERVER_URL, else `jupyter server "
                              "list`)")
@@ -190,7 +233,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="routilux", parents=[common],
         description="Watch, control and debug routilux jobs through a running Jupyter server.",
         epilog="Exit status: 0 ok, 1 refused by the server (reason on stderr) or watched job "
@@ -211,6 +254,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flow", help="only jobs of this flow")
     p.add_argument("--status", help="only jobs with this status (running, paused, ...)")
     p.add_argument("--limit", type=int, help="at most this many (server default 100)")
+    p = add("start", cmd_start, "start a job of a flow and print its id", job=False)
+    p.add_argument("flow", metavar="FLOW", help="flow id")
+    p.add_argument("entry", metavar="ENTRY", help="entry routine id")
+    p.add_argument("--params", type=_params, default={},
+                   help="entry payload as a JSON object, e.g. '{\"count\": 5}'")
+    p.add_argument("--slot", default="trigger", help="entry slot (default: trigger)")
+    p.add_argument("--kernel", help="kernel id, when several kernels hold a flow of that id")
+    p.add_argument("--break", dest="breakpoints", type=_breakpoint_spec, action="append",
+                   metavar="ROUTINE[.SLOT][:CONDITION]",
+                   help="arm a breakpoint before the first activation (repeatable)")
+    p.add_argument("--wait", action="store_true",
+                   help="return once the job has paused (or ended)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds --wait waits (default 30)")
     add("job", cmd_job, "a job's status, where it is paused, and its metrics")
     p = add("trace", cmd_trace, "a job's execution trace")
     p.add_argument("--limit", type=int, help="only the last N events")

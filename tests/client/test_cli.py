@@ -102,6 +102,27 @@ def test_watch_timeout_is_one_line(server: JupyterServer, kernel: Kernel, gated_
     kernel.run("gate.set()")
 
 
+def test_start_with_a_breakpoint_armed(server: JupyterServer, kernel: Kernel) -> None:
+    kernel.run("gate = threading.Event(); gate.set(); cli_started = make_flow('cli_started')")
+    wait_for(lambda: "cli_started" in ok(server, "flows"), 15, "the flow to reach the server")
+    job_id = ok(server, "start", "cli_started", "src", "--params", '{"n": 4}',
+                "--kernel", kernel.kernel_id, "--break", "sink.inp:x == 3").strip()
+    assert len(job_id.split()) == 1  # only the id: JOB=$(routilux start ...) works
+    wait_for(lambda: status(server, job_id) == "paused", 15, "the armed breakpoint")
+    rows = [line.split() for line in ok(server, "vars", job_id).splitlines()]
+    assert ["local", "x", "3"] in rows
+    bps = json.loads(ok(server, "breakpoints", job_id, "--json"))["breakpoints"]
+    assert [(b["routine_id"], b["slot_name"], b["condition"]) for b in bps] == [
+        ("sink", "inp", "x == 3")]
+    ok(server, "resume", job_id)
+    assert "job_completed" in ok(server, "watch", job_id, "--timeout", "15").splitlines()[-1]
+
+    bad = cli(server, "start", "cli_started", "src", "--params", "[1]")
+    assert bad.code == 2 and "must be a JSON object" in bad.err and bad.err.count("\n") == 1
+    unknown = cli(server, "start", "no_such_flow", "src")
+    assert unknown.code == 1 and unknown.err.startswith("routilux: error 404: Flow 'no_such_flow'")
+
+
 def test_listing_commands(server: JupyterServer, kernel: Kernel, gated_job: str) -> None:
     kernel.run("gate.set()")
     ok(server, "watch", gated_job, "--timeout", "15")
@@ -150,7 +171,9 @@ def test_errors_are_one_line_with_the_reason_and_a_nonzero_exit(
     assert "Cannot reach http://127.0.0.1:9/" in nothing.err
 
     usage = run_cli("step", gated_job, "sideways")
-    assert usage.code == 2 and "invalid choice" in usage.err
+    assert usage.code == 2 and usage.err.count("\n") == 1
+    assert usage.err.startswith("routilux: error: argument kind: invalid choice: 'sideways'")
+    assert "routilux step --help" in usage.err
 
 
 def test_finds_the_server_through_jupyter_server_list_and_env(server: JupyterServer,

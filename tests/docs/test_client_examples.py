@@ -1,10 +1,10 @@
 """docs/user_guide/client_cli.rst runs as written against a real Jupyter server.
 
 Every ``.. code-block:: python`` of the page runs in order in one namespace, with the server in
-``ROUTILUX_SERVER_URL``/``ROUTILUX_TOKEN`` (so the page's bare ``connect()`` finds it). Then every
-``$ routilux ...`` line of its ``console`` blocks runs in a shell, with ``$JOB`` a job waiting at
-the breakpoint the page describes: it must succeed, unless the page shows it failing
-(``routilux: error...``), in which case it must fail with that line (up to its ``...``).
+``ROUTILUX_SERVER_URL``/``ROUTILUX_TOKEN`` (so the page's bare ``connect()`` finds it). Then
+every ``$ routilux ...`` line of its ``console`` blocks runs in a shell: it must succeed, unless
+the page shows it failing (``routilux: error...``), in which case it must fail with that line (up
+to its ``...``). A ``NAME=$(routilux ...)`` line must succeed, and later lines get ``$NAME``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tests.support import JupyterProcess
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "user_guide" / "client_cli.rst"
 _CONSOLE = re.compile(r"^\.\. code-block:: *console *$")
+_ASSIGN = re.compile(r"^(\w+)=\$\((.*)\)$")
 
 
 def console_commands(path: Path) -> list[tuple[int, str, list[str]]]:
@@ -71,17 +72,19 @@ def test_page_runs_against_a_real_server(server: JupyterProcess,
     for line, source in blocks:
         exec(compile(source, f"client_cli.rst:{line}", "exec"), namespace)  # noqa: S102
 
-    # The shell session: a job of the page's flow, paused where the page says it is.
-    client = Client(server.url, server.token)
-    job = client.start_job("letters", "split", {"items": ["a", "b", "c"]},
-                           breakpoints=[{"routine_id": "collect", "condition": "index == 1"}])
-    client.wait_paused(job.job_id, timeout=10)
-    env = {**os.environ, "JOB": job.job_id,
+    # The shell session. Each line runs in its own shell; ``NAME=$(...)`` lines keep NAME.
+    env = {**os.environ,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     for line, command, shown in console_commands(PAGE):
+        where = f"client_cli.rst:{line}: {command}"
+        if assignment := _ASSIGN.match(command):
+            proc = subprocess.run(["bash", "-c", assignment.group(2)], capture_output=True,
+                                  text=True, env=env, timeout=60)
+            assert proc.returncode == 0 and proc.stdout.strip(), f"{where}: {proc.stderr}"
+            env[assignment.group(1)] = proc.stdout.strip()
+            continue
         proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
                               env=env, timeout=60)
-        where = f"client_cli.rst:{line}: {command}"
         if shown and shown[0].startswith("routilux: error"):
             expected = shown[0].split("...")[0]
             assert proc.returncode != 0, f"{where} should fail"
@@ -93,6 +96,8 @@ def test_page_runs_against_a_real_server(server: JupyterProcess,
             if header and all(re.fullmatch(r"[A-Z#]+", word) for word in header):
                 # A table: the page shows its real columns.
                 assert proc.stdout.splitlines()[0].split() == header, f"{where}: {proc.stdout}"
-    assert client.job(job.job_id).status == "completed"
-    collected = client.variables(job.job_id).shared["collected"]
+    # The session did what the page says: the edited item went through.
+    client = Client(server.url, server.token)
+    assert client.job(env["JOB"]).status == "completed"
+    collected = client.variables(env["JOB"]).shared["collected"]
     assert [c["item"] for c in collected] == ["a", "B", "c"]
