@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -87,19 +88,22 @@ def cmd_trace(client: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(client: Client, args: argparse.Namespace) -> int:
-    last: Event | None = None
+    end: Event | None = None
     with client.watch(args.job_id, timeout=args.timeout) as events:
         for item in events:
             if args.json:
                 print(json.dumps(item.raw, default=str), flush=True)  # JSON lines
             else:
                 print(tables.event_line(item), flush=True)
-            if isinstance(item, Event):
-                last = item
-    if last is not None and last.event_type != "job_completed":
-        reason = last.get("error") or last.data.get("error")  # top-level in today's server
-        _fail(f"job {args.job_id} ended with {last.event_type}"
-              + (f": {reason}" if reason else ""))
+            if isinstance(item, Event) and item.is_terminal:
+                end = item
+    if end is None:  # the stream ended without saying how (a cut replay): ask the job
+        job = client.job(args.job_id)
+        outcome, reason = f"job_{job.status}", job.error
+    else:
+        outcome, reason = end.event_type, end.get("error") or end.data.get("error")
+    if outcome != "job_completed":
+        _fail(f"job {args.job_id} ended with {outcome}" + (f": {reason}" if reason else ""))
         return EXIT_REFUSED
     return 0
 
@@ -331,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `routilux watch ID | head`: the reader left, not an error
+        # Python flushes stdout again at exit, which would report the same broken pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 

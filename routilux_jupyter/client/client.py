@@ -19,6 +19,7 @@ from routilux_jupyter.client.models import (
     Trace,
     VariableChange,
     Variables,
+    _dicts,
 )
 from routilux_jupyter.client.transport import Transport, segment
 from routilux_jupyter.client.watch import AsyncJobWatch, JobWatch
@@ -80,7 +81,7 @@ class Client:
     def flows(self) -> Listing[Flow]:
         """``GET /api/flows``: every flow, in the server and in connected kernels."""
         data = self._http.request("GET", "flows")
-        return Listing([Flow.from_dict(f) for f in data["flows"]], data["total"], raw=data)
+        return Listing([Flow.from_dict(f) for f in _dicts(data["flows"])], data["total"], raw=data)
 
     def flow(self, flow_id: str, *, kernel_id: str | None = None) -> Flow:
         """``GET /api/flows/{flow_id}``; ``kernel_id`` picks among same-named flows."""
@@ -108,7 +109,7 @@ class Client:
         """``GET /api/jobs`` with optional filters; ``.total`` counts all matches."""
         data = self._http.request("GET", "jobs", query={
             "flow_id": flow_id, "status": status, "limit": limit, "offset": offset})
-        return Listing([Job.from_dict(j) for j in data["jobs"]], data["total"], raw=data)
+        return Listing([Job.from_dict(j) for j in _dicts(data["jobs"])], data["total"], raw=data)
 
     def job(self, job_id: str) -> Job:
         """``GET /api/jobs/{job_id}`` (live, or from the server's history)."""
@@ -158,7 +159,7 @@ class Client:
     def breakpoints(self, job_id: str) -> Listing[Breakpoint]:
         """``GET /api/jobs/{job_id}/breakpoints`` (the job's and its flow's)."""
         data = self._http.request("GET", self._job(job_id, "/breakpoints"))
-        return Listing([Breakpoint.from_dict(b) for b in data["breakpoints"]], data["total"],
+        return Listing([Breakpoint.from_dict(b) for b in _dicts(data["breakpoints"])], data["total"],
                        raw=data)
 
     def add_breakpoint(self, job_id: str, routine_id: str, *, slot_name: str | None = None,

@@ -58,6 +58,12 @@ def _s(d: Mapping[str, Any], key: str) -> Any:
     return d.get(key)
 
 
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    """The mappings of a JSON list. The server cuts long lists and appends a marker string
+    (``"... 800 more"``); the marker is not an item, and ``total`` still counts everything."""
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
 @dataclass(frozen=True)
 class Owner(_Result):
     """Where a flow or job lives: the server process, or a kernel (and its notebook)."""
@@ -121,7 +127,7 @@ class Flow(_Result):
     def from_dict(cls, d: Mapping[str, Any]) -> Flow:
         routines = {rid: Routine.from_dict(r) for rid, r in (d.get("routines") or {}).items()}
         return cls(d.get("flow_id", ""), routines,
-                   [Connection.from_dict(c) for c in d.get("connections") or []],
+                   [Connection.from_dict(c) for c in _dicts(d.get("connections"))],
                    _s(d, "execution_strategy"), _s(d, "max_workers"),
                    Owner.from_dict(_s(d, "owner")), raw=dict(d))
 
@@ -275,7 +281,7 @@ class Trace(_Result):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Trace:
-        return cls([Event.from_dict(e) for e in d.get("events") or []], d.get("total", 0),
+        return cls([Event.from_dict(e) for e in _dicts(d.get("events"))], d.get("total", 0),
                    raw=dict(d))
 
 
@@ -404,7 +410,7 @@ class CallStack(_Result):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CallStack:
-        return cls([Frame.from_dict(f) for f in d.get("frames") or []], raw=dict(d))
+        return cls([Frame.from_dict(f) for f in _dicts(d.get("frames"))], raw=dict(d))
 
 
 @dataclass(frozen=True)
@@ -419,5 +425,5 @@ class Health(_Result):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Health:
         return cls(d.get("status", ""), _s(d, "version"), d.get("flows", 0), d.get("jobs", 0),
-                   [Owner.from_dict(o) for o in d.get("owners") or []],
+                   [Owner.from_dict(o) for o in _dicts(d.get("owners"))],
                    bool(d.get("history")), raw=dict(d))

@@ -20,7 +20,8 @@ from types import TracebackType
 from typing import Any
 
 from routilux_jupyter.client.errors import error_from_response, unreachable
-from routilux_jupyter.client.models import TERMINAL_STATUSES, Event, Gap
+from routilux.service.jsonable import MAX_ITEMS
+from routilux_jupyter.client.models import TERMINAL_STATUSES, Event, Gap, _dicts
 from routilux_jupyter.client.transport import Transport, segment
 
 __all__ = ["AsyncJobWatch", "JobWatch"]
@@ -52,8 +53,10 @@ def _ended_trace(transport: Transport, job_id: str) -> deque[Event] | None:
     job = transport.request("GET", f"jobs/{segment(job_id)}")
     if job.get("status") not in TERMINAL_STATUSES:
         return None
-    trace = transport.request("GET", f"jobs/{segment(job_id)}/trace")
-    return deque(Event.from_dict(e) for e in trace.get("events") or [])
+    # The last events, as the socket's replay would give: the server cuts a longer list after
+    # its first MAX_ITEMS, which would lose the terminal event at the end.
+    trace = transport.request("GET", f"jobs/{segment(job_id)}/trace", query={"limit": MAX_ITEMS})
+    return deque(Event.from_dict(e) for e in _dicts(trace.get("events")))
 
 
 def _timed_out(job_id: str, timeout: float | None) -> TimeoutError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from tests.client.cells import start_gated_job
 from tests.client.conftest import Run, run_cli
 from tests.kernel.harness import JupyterServer, Kernel, wait_for
 
@@ -92,6 +93,18 @@ def test_watch_of_a_failed_job_exits_1_with_its_error(server: JupyterServer,
     assert run.err.count("\n") == 1
     assert run.err.startswith(f"routilux: job {job_id} ended with job_failed: ")
     assert "cannot take 3" in run.err
+
+
+def test_watch_of_a_long_finished_job_exits_0(server: JupyterServer, kernel: Kernel) -> None:
+    job_id = kernel.run(start_gated_job("long_cli", n=150) + "\ngate.set()\njob.wait(30)"
+                        ).stdout.split()[0]
+    wait_for(lambda: status(server, job_id) == "completed", 15, "the job to end")
+    run = cli(server, "watch", job_id)
+    assert run.code == 0 and run.err == "", run
+    assert run.out.splitlines()[-1].split()[1] == "job_completed"
+    trace = ok(server, "trace", job_id).splitlines()
+    shown, total = map(int, trace[-1].strip("()").split()[::2][:2])
+    assert len(trace) - 2 == shown < total  # the server's page, and how many there are
 
 
 def test_watch_timeout_is_one_line(server: JupyterServer, kernel: Kernel, gated_job: str) -> None:

@@ -17,6 +17,7 @@ from routilux_jupyter.client import (
     Metrics,
     Trace,
 )
+from tests.client.cells import start_gated_job
 from tests.kernel.harness import JupyterServer, Kernel, wait_for
 
 
@@ -161,6 +162,23 @@ def test_watch_of_an_ended_job_replays_its_trace(client: Client, kernel: Kernel,
         return [e.event_type async for e in client.awatch(gated_job, timeout=0.5)]
 
     assert asyncio.run(follow())[-1] == "job_completed"
+
+
+def test_long_jobs_list_and_replay_whole_events(client: Client, kernel: Kernel,
+                                                server: JupyterServer) -> None:
+    """More events than the server puts in one JSON list (it cuts at 200 with a marker)."""
+    job_id = kernel.run(start_gated_job("long_job", n=150)).stdout.split()[-1]
+    wait_for(lambda: server.call("GET", f"api/jobs/{job_id}")[0] == 200, 10, "the job")
+    with client.watch(job_id, timeout=15) as events:  # subscribed while it waits at the gate
+        live = [next(events)]
+        kernel.run("gate.set()")
+        live += list(events)
+    assert live[-1].event_type == "job_completed" and len(live) > 200
+    trace = client.trace(job_id)
+    assert all(isinstance(e, Event) for e in trace.events) and trace.total >= len(live)
+    replayed = list(client.watch(job_id, timeout=5))  # ended: read from the trace
+    assert replayed[-1].event_type == "job_completed"
+    assert [e["event_id"] for e in replayed] == [e["event_id"] for e in live[-len(replayed):]]
 
 
 def test_watch_of_an_unknown_job_fails_at_once(client: Client) -> None:
