@@ -323,8 +323,10 @@ class LocalOwner(TimeTravelOwner):
     def get_trace(self, job_id: str, limit: int | None) -> dict[str, Any]:
         self._job(job_id)
         collector = self._monitoring.monitor_collector
-        events = [event.to_dict() for event in collector.get_execution_trace(job_id, limit)]
-        return {"events": jsonable(events), "total": collector.ring_length(job_id)}
+        # Each event is bounded on its own: the list itself is the whole ring (or ``limit``).
+        events = [jsonable(event.to_dict())
+                  for event in collector.get_execution_trace(job_id, limit)]
+        return {"events": events, "total": collector.ring_length(job_id)}
 
     # -- breakpoints --------------------------------------------------------------------------
 
