@@ -284,6 +284,8 @@ class Flow:
         self._runtimes[js.job_id] = rt
         js._set_status("running")
         data = dict(entry_params) if entry_params else {}
+        js.entry = {"routine_id": entry_routine_id, "slot_name": entry_slot,
+                    "params": dict(data)}   # for job_state.replay()
         rt.start(Activation(rt, entry_routine_id, routine, slot, data, None, None, 0))
         return js
 
@@ -322,6 +324,15 @@ class Flow:
             except asyncio.TimeoutError:
                 pass
         return js
+
+    def rerun_from(self, job: JobState, routine_id: str, slot_name: str,
+                   data: dict[str, Any] | None = None) -> JobState:
+        """Fork ``job`` at ``routine_id.slot_name``: a new job of this flow runs from there with
+        ``data`` (default: that slot's latest recorded input in ``job``) and the shared data that
+        activation began with (see :mod:`routilux.monitoring.timetravel`)."""
+        from routilux.monitoring.timetravel import rerun_at
+
+        return rerun_at(self, job, routine_id, slot_name, data)
 
     def _runtime_or_error(self, job_state: JobState, action: str) -> JobRuntime:
         rt = self._runtimes.get(job_state.job_id)

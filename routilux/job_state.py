@@ -119,6 +119,14 @@ class JobState:
         #: (a Dask job's ``dashboard_link``).
         self.executor: str = "thread"
         self.executor_info: dict[str, Any] = {"name": "thread"}
+        # Time travel (routilux.forking, routilux.monitoring.timetravel): where a fork came
+        # from, how the job was entered (for replay), and the user's label / pin.
+        self.parent_job_id: str | None = None
+        self.forked_from: dict[str, Any] | None = None
+        self.replay_of: str | None = None
+        self.entry: dict[str, Any] | None = None
+        self.label: str | None = None
+        self.pinned: bool = False
 
     # ----------------------------------------------------------------- times
     @property
@@ -285,6 +293,21 @@ class JobState:
             return rt.pending_tasks()
         return list((self._saved or {}).get("pending", []))
 
+    # ----------------------------------------------------------------- time travel
+    def rerun_from(self, seq: int, data: dict[str, Any] | None = None) -> JobState:
+        """Fork: a new job of this flow from the activation at trace ``seq``, with its recorded
+        input (or ``data``) and the shared data it began with. Needs monitoring on when this
+        job ran (see :mod:`routilux.monitoring.timetravel`)."""
+        from routilux.monitoring.timetravel import rerun_from
+
+        return rerun_from(self, seq, data)
+
+    def replay(self) -> JobState:
+        """A new job of this flow with the same entry routine, slot and params."""
+        from routilux.forking import replay
+
+        return replay(self)
+
     # ----------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the job shape of DESIGN.md §6, minus owner)."""
@@ -303,6 +326,15 @@ class JobState:
             # list() copies in C (atomic under the GIL) while workers may add routines.
             "routine_states": {k: dict(v) for k, v in list(self.routine_states.items())},
             "shared_data_keys": sorted(str(k) for k in list(self.shared_data)),
+            "parent_job_id": self.parent_job_id,
+            "forked_from": dict(self.forked_from) if self.forked_from else None,
+            "replay_of": self.replay_of,
+            # Where the job entered (params left out: they can be large, and the entry
+            # activation's input is in the recorded inputs anyway).
+            "entry": None if self.entry is None else {
+                "routine_id": self.entry.get("routine_id"), "slot_name": self.entry.get("slot_name")},
+            "label": self.label,
+            "pinned": self.pinned,
         }
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -22,7 +22,7 @@ from routilux.hooks import _seam
 from routilux.pool import get_pool
 from routilux.runtime_errors import ErrorStrategies
 from routilux.runtime_offload import OffloadDrain
-from routilux.slot import ASYNC, CUSTOM, DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
+from routilux.slot import CUSTOM, DATA, KWARGS, NOARGS, NOHANDLER, OVERRIDE, call_handler, merge
 
 if TYPE_CHECKING:
     from routilux.executors.base import Executor

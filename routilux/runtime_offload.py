@@ -307,13 +307,18 @@ class OffloadDrain:
             _submit(self._drain)
 
     # ----------------------------------------------------------------- coroutines
-    def _dispatch_async(self, act: Activation, h: Any) -> BaseException | None:
+    @staticmethod
+    def _coroutine_of(act: Activation, h: Any) -> Any:
+        """Call the async handler: its coroutine (raises for arguments it does not take)."""
         slot = act.slot
         data = act.data
         if h is not None and slot.call_kind not in (KWARGS, NOARGS):
-            act.data = data = data.copy()
+            act.data = data = data.copy()   # observers keep the delivered dict (hooks.py)
+        return call_handler(slot.call_kind, slot.handler, slot.params, data)
+
+    def _dispatch_async(self, act: Activation, h: Any) -> BaseException | None:
         try:
-            coro = call_handler(slot.call_kind, slot.handler, slot.params, data)
+            coro = self._coroutine_of(act, h)
         except BaseException as e:   # bad arguments: fails before it could start
             return e
         loop = self._loop
@@ -383,12 +388,8 @@ class OffloadDrain:
                     h.on_routine_start(activation=act)
                 except Exception:
                     logger.exception("routilux hook on_routine_start raised")
-            slot = act.slot
-            data = act.data
-            if h is not None and slot.call_kind not in (KWARGS, NOARGS):
-                act.data = data = data.copy()
             try:
-                coro = call_handler(slot.call_kind, slot.handler, slot.params, data)
+                coro = self._coroutine_of(act, h)
             except BaseException as e:
                 self._ended(act, h, perf_counter() - act.t0, e)
                 self._complete(act, e)

@@ -229,6 +229,7 @@ class BridgeJobRecord(TypedDict, total=False):
     ended: bool
     metrics: dict[str, Any] | None
     trace: list[dict[str, Any]] | None
+    inputs: list[dict[str, Any]] | None  # recorded activations (RecordedActivation.to_dict())
 
 
 class BridgeJobForgotten(TypedDict):

@@ -6,6 +6,7 @@ events with ``get_event_manager()``.
 """
 
 from routilux.monitoring.breakpoint_manager import Breakpoint, BreakpointManager
+from routilux.monitoring.compare import RunDiff, compare
 from routilux.monitoring.conditions import Condition, compile_condition
 from routilux.monitoring.debug_session import DebugSession, DebugSessionStore
 from routilux.monitoring.event_manager import JobEventManager, Subscription, get_event_manager
@@ -35,8 +36,10 @@ __all__ = [
     "MonitoringHooks",
     "MonitoringRegistry",
     "RoutineMetrics",
+    "RunDiff",
     "SqliteHistoryStore",
     "Subscription",
+    "compare",
     "compile_condition",
     "get_event_manager",
     "summarize",

@@ -19,9 +19,11 @@ tuple per event (new memory, and one more object for every GC pass to walk). Eve
 (``ts``/``t0`` are ``time.perf_counter()`` values; epoch = ``ts + record.offset``):
 
 * ``ts, "slot_call", routine_id, payload, slot_name, source_activation_id``
-* ``t0, "routine_start", routine_id, slot_name, activation_id, source_activation_id`` (the
-  activation whose emit fed this one, ``None`` for an entry; read back as the event's
-  ``source_activation_id`` extra field)
+* ``t0, "routine_start", routine_id, slot_name, activation_id, (input, source_activation_id,
+  shared)``: ``input`` is the merged payload the handler got (see
+  :mod:`~routilux.monitoring.recorded`), ``source_activation_id`` the activation whose emit fed
+  this one (``None`` for an entry; read back as the event's ``source_activation_id`` extra field),
+  ``shared`` a shallow copy of the job's shared data when it had any, else ``None``
 * ``t0, "routine_complete", routine_id, slot_name, activation_id, duration`` (its time is
   ``t0 + duration``: routine events reuse the engine's own clock reads)
 * ``ts, "event_emit", routine_id, payload, event_name, activation_id``
@@ -61,8 +63,9 @@ def expand(seq: int, ring: list[Any], i: int) -> tuple[Any, ...]:
     if etype == "slot_call":
         return (seq, ts, etype, rid, a, None, None, b, None, c, None)
     if etype == "routine_start":
+        src = c[1]
         return (seq, ts, etype, rid, None, None, "running", a, None, b,
-                None if c is None else {"source_activation_id": c})
+                None if src is None else {"source_activation_id": src})
     if etype == "routine_complete":
         return (seq, ts + c, etype, rid, None, c, "completed", a, None, b, None)
     if etype == "event_emit":
@@ -76,7 +79,7 @@ class JobRecord:
     __slots__ = (
         "job_id", "flow_id", "status", "start_time", "end_time", "lock", "ring", "base", "cap",
         "high", "folded", "slot_calls", "emits", "routines", "errors", "total_routines",
-        "job_ref", "locked", "owner", "fast", "offset",
+        "job_ref", "locked", "owner", "fast", "offset", "pinned",
     )
 
     def __init__(self, job_id: str, flow_id: str | None, maxlen: int) -> None:
@@ -103,6 +106,7 @@ class JobRecord:
         self.fast = False          # not locked and nobody subscribed: hooks append lock-free
         # Taken once per record: wall-clock steps during a job do not reorder its trace.
         self.offset = time.time() - time.perf_counter()
+        self.pinned = False        # never evicted by the collector's job limit
 
     def set_cap(self, maxlen: int) -> None:
         """Keep the newest ``maxlen`` events (trimmed in chunks: at most ~1.25x are held)."""

@@ -94,13 +94,22 @@ class MonitorCollector:
 
     def set_max_jobs(self, n: int) -> None:
         """How many jobs to keep (default 200); beyond it the oldest *finished* jobs are
-        forgotten, at once and as new jobs start. Running jobs are never dropped."""
+        forgotten, at once and as new jobs start. Running and pinned jobs are never dropped."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValidationError(f"max_jobs must be an integer of at least 1, got {n!r}",
                                   detail={"field": "max_jobs"})
         with self._lock:
             self._max_jobs = n
             self._evict_locked()
+
+    def set_pinned(self, job_id: str, pinned: bool = True) -> None:
+        """Pin a job: its record is never evicted by :meth:`set_max_jobs` (unpin to allow it)."""
+        rec = self._jobs.get(job_id)
+        if rec is not None:
+            rec.pinned = bool(pinned)
+            if not pinned:
+                with self._lock:
+                    self._evict_locked()
 
     @property
     def max_jobs(self) -> int:
@@ -125,7 +134,7 @@ class MonitorCollector:
     def _evict_locked(self) -> None:
         if len(self._jobs) <= self._max_jobs:
             return
-        for jid in [j for j, r in self._jobs.items() if r.status in TERMINAL]:
+        for jid in [j for j, r in self._jobs.items() if r.status in TERMINAL and not r.pinned]:
             del self._jobs[jid]
             if len(self._jobs) <= self._max_jobs:
                 return
@@ -171,13 +180,15 @@ class MonitorCollector:
         self.append_locked(rec, full(time.perf_counter(), event_type, routine_id, data, duration,
                                      status, slot_name, event_name, activation_id, extra))
 
-    def job_started(self, job_id: str, flow_id: str | None, total_routines: int) -> JobRecord:
-        """A job started: (re)create its record and trace ``job_start``."""
+    def job_started(self, job_id: str, flow_id: str | None, total_routines: int,
+                    extra: dict[str, Any] | None = None) -> JobRecord:
+        """A job started: (re)create its record and trace ``job_start`` (``extra``: fields for
+        that event, e.g. a fork's ``parent_job_id`` and ``forked_from``)."""
         rec = self.record_for(job_id, flow_id)
         rec.flow_id = flow_id
         rec.total_routines = total_routines
         rec.status = "running"
-        self.record(rec, "job_start", None, status="running")
+        self.record(rec, "job_start", None, status="running", extra=extra)
         return rec
 
     def job_status(self, job_id: str, status: str, reason: str | None = None) -> None:
@@ -327,6 +338,24 @@ class MonitorCollector:
             return list
         entries = rec.entries()
         return lambda: [self._entry_dict(rec, e) for e in entries]
+
+    def inputs_producer(self, job_id: str) -> Callable[[], list[dict[str, Any]]]:
+        """Snapshot the job's recorded activations now (cheap); the returned callable turns them
+        into JSON later, on a history store's writer thread."""
+        from routilux.monitoring.recorded import activations
+
+        rec = self._jobs.get(job_id)
+        if rec is None:
+            return list
+        acts = activations(rec)
+        return lambda: [a.to_dict() for a in acts]
+
+    def recorded_activations(self, job_id: str) -> list[Any]:
+        """The job's retained :class:`~routilux.monitoring.recorded.RecordedActivation` s."""
+        from routilux.monitoring.recorded import activations
+
+        rec = self._jobs.get(job_id)
+        return [] if rec is None else activations(rec)
 
     def job_state(self, job_id: str) -> Any:
         """The live JobState of a job this collector saw (``None`` once it was collected)."""

@@ -74,7 +74,10 @@ class MonitoringHooks(ExecutionHooks):
 
     # ---- job level (rare: always under the record's lock) --------------------------------
     def on_job_start(self, *, job_state: JobState, flow: Flow) -> None:
-        rec = self.collector.job_started(job_state.job_id, job_state.flow_id, len(flow.routines))
+        fork = getattr(job_state, "forked_from", None)   # a fork's trace names its parent
+        rec = self.collector.job_started(
+            job_state.job_id, job_state.flow_id, len(flow.routines),
+            {"parent_job_id": fork["job_id"], "forked_from": dict(fork)} if fork else None)
         rec.job_ref = weakref.ref(job_state)
         runtime = job_state.runtime
         # One worker per job => hop hooks never race each other => lock-free appends.
@@ -121,6 +124,9 @@ class MonitoringHooks(ExecutionHooks):
             metrics = collector.get_metrics(job_id)
             store.record_metrics(job_id, metrics.to_dict if metrics is not None else {})
             store.record_events(job_id, collector.trace_producer(job_id))
+            record_inputs = getattr(store, "record_inputs", None)
+            if record_inputs is not None:
+                record_inputs(job_id, collector.inputs_producer(job_id))
 
     # ---- hops (hot: keep every line here cheap) -------------------------------------------
     # A job is recorded by the registry whose hooks saw it start: its record is cached on the
@@ -157,15 +163,21 @@ class MonitoringHooks(ExecutionHooks):
             self.debugger.before_activation(activation)
 
     def on_routine_start(self, *, activation: Activation) -> None:
+        js = activation.runtime.job_state
         try:
-            rec = activation.runtime.job_state._monitor_rec  # type: ignore[attr-defined]
+            rec = js._monitor_rec  # type: ignore[attr-defined]
         except AttributeError:
-            rec = self._rec(activation.runtime.job_state)
-        # The last field (free in this layout) carries the id of the activation whose emit fed
-        # this one: an int that already exists, so tracing the causal edge retains nothing new.
+            rec = self._rec(js)
+        # The last field holds (input, source activation id, shared snapshot or None): the
+        # recorded input is the delivered dict itself, no copy (monitoring.recorded); the id of
+        # the activation whose emit fed this one is an int that already exists (the causal edge
+        # OTel links follow); shared data is copied shallowly only when the job has any.
+        shared = js.shared_data
         parent = activation.parent
         entry = (activation.t0, "routine_start", activation.routine_id, activation.slot.name,
-                 activation.activation_id, parent.activation_id if parent is not None else None)
+                 activation.activation_id,
+                 (activation.data, parent.activation_id if parent is not None else None,
+                  dict(shared) if shared else None))
         if rec.fast:
             ring = rec.ring
             ring += entry

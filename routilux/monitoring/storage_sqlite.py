@@ -32,7 +32,12 @@ CREATE TABLE IF NOT EXISTS events (
     job_id TEXT NOT NULL, seq INTEGER NOT NULL, event_type TEXT, routine_id TEXT,
     timestamp TEXT, data TEXT NOT NULL, PRIMARY KEY (job_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inputs (
+    job_id TEXT NOT NULL, seq INTEGER NOT NULL, routine_id TEXT, slot_name TEXT,
+    data TEXT NOT NULL, PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
 """
+_TABLES = ("jobs", "metrics", "events", "inputs")
 _JOB_COLUMNS = ("flow_id", "status", "created_at", "started_at", "completed_at", "error")
 _open_stores: weakref.WeakSet[SqliteHistoryStore] = weakref.WeakSet()
 
@@ -47,6 +52,14 @@ def job_to_dict(job_state: Any) -> dict[str, Any]:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _epoch(iso_text: str) -> float:
+    from datetime import datetime, timezone
+
+    text = iso_text[:-1] + "+00:00" if iso_text.endswith("Z") else iso_text
+    dt = datetime.fromisoformat(text)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _resolve(value: Any) -> Any:
@@ -93,6 +106,19 @@ class SqliteHistoryStore:
         """Append trace events (dicts with ``seq``; same seq replaces). Old ones are trimmed
         to ``max_events_per_job`` per job."""
         self._put(("events", job_id, events))
+
+    def record_inputs(
+        self, job_id: str, activations: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
+    ) -> None:
+        """Store recorded activations (``RecordedActivation.to_dict()``: input, shared, emits;
+        JSON, non-JSON values as ``{"__repr__": ...}``), keyed by their ``seq``."""
+        self._put(("inputs", job_id, activations))
+
+    def prune(self, *, max_jobs: int | None = None, max_age_seconds: float | None = None) -> None:
+        """History retention: drop the oldest finished jobs beyond ``max_jobs`` and/or those
+        created more than ``max_age_seconds`` ago. Pinned jobs (``"pinned": true`` in their
+        record) and unfinished ones are always kept."""
+        self._put(("prune", max_jobs, max_age_seconds))
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job's record, metrics and trace."""
@@ -160,8 +186,15 @@ class SqliteHistoryStore:
                     elif kind == "events":
                         self._write_events(conn, item[1], _resolve(item[2]))
                         trim.add(item[1])
+                    elif kind == "inputs":
+                        conn.executemany(
+                            "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?)",
+                            [(item[1], int(a["seq"]), a.get("routine_id"), a.get("slot_name"),
+                              _dumps(a)) for a in _resolve(item[2]) or ()])
+                    elif kind == "prune":
+                        self._prune(conn, item[1], item[2])
                     elif kind == "delete":
-                        for table in ("jobs", "metrics", "events"):
+                        for table in _TABLES:
                             conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (item[1],))
                 except Exception as exc:  # one bad record must not lose the batch
                     self.write_errors += 1
@@ -191,6 +224,26 @@ class SqliteHistoryStore:
             (job_id, *(None if merged.get(c) is None else str(merged.get(c)) for c in _JOB_COLUMNS),
              _dumps(merged), time.time()),
         )
+
+    def _prune(self, conn: sqlite3.Connection, max_jobs: int | None,
+               max_age: float | None) -> None:
+        rows = conn.execute("SELECT job_id, status, created_at, data FROM jobs "
+                            "ORDER BY created_at DESC, updated DESC").fetchall()
+        cutoff = None if max_age is None else time.time() - max_age
+        kept = 0
+        doomed = []
+        for job_id, status, created, data in rows:
+            if status not in ("completed", "failed", "cancelled", "lost") or \
+                    json.loads(data).get("pinned"):
+                continue
+            kept += 1
+            too_many = max_jobs is not None and kept > max_jobs
+            too_old = cutoff is not None and created is not None and _epoch(created) < cutoff
+            if too_many or too_old:
+                doomed.append(job_id)
+        for job_id in doomed:
+            for table in _TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
     def _write_events(self, conn: sqlite3.Connection, job_id: str, events: list[dict[str, Any]]) -> None:
         if not events:
@@ -256,6 +309,15 @@ class SqliteHistoryStore:
             rows = self._query(
                 "SELECT data FROM (SELECT seq, data FROM events WHERE job_id = ? ORDER BY seq DESC "
                 "LIMIT ?) ORDER BY seq", (job_id, int(limit)))
+        return [json.loads(r[0]) for r in rows]
+
+    def get_inputs(self, job_id: str, seq: int | None = None) -> list[dict[str, Any]]:
+        """Stored recorded activations of a job, by seq (only the one at ``seq`` when given)."""
+        if seq is None:
+            rows = self._query("SELECT data FROM inputs WHERE job_id = ? ORDER BY seq", (job_id,))
+        else:
+            rows = self._query("SELECT data FROM inputs WHERE job_id = ? AND seq = ?",
+                               (job_id, int(seq)))
         return [json.loads(r[0]) for r in rows]
 
     def count_events(self, job_id: str) -> int:

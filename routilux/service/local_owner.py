@@ -28,6 +28,7 @@ from routilux.service.requests import (
     JobStart,
     VariableEdit,
 )
+from routilux.service.timetravel import TimeTravelOwner
 
 __all__ = ["LocalOwner", "parse_dsl_text"]
 
@@ -45,7 +46,7 @@ def parse_dsl_text(text: str) -> Any:
         raise ValidationError(f"The flow YAML does not parse: {exc}", detail={"field": "dsl"}) from None
 
 
-class LocalOwner:
+class LocalOwner(TimeTravelOwner):
     """Owner of the flows and jobs of this process.
 
     ``monitoring`` is a :class:`~routilux.monitoring.MonitoringRegistry` (its collector,
@@ -264,9 +265,14 @@ class LocalOwner:
         with self._lock:
             self._finished[job.job_id] = None
             excess = len(self._finished) - self._max_finished
-            old = list(self._finished)[:excess] if excess > 0 else []
+            # Pinned jobs stay (PUT /api/jobs/{id} {"pinned": true}); the oldest others go.
+            old = [j for j in self._finished if not self._pinned(j)][:excess] if excess > 0 else []
         for job_id in old:
             self.forget_job(job_id)
+
+    def _pinned(self, job_id: str) -> bool:
+        job = self.jobs.get(job_id)
+        return bool(job is not None and job.pinned)
 
     def forget_job(self, job_id: str) -> None:
         """Drop a finished job from memory (its record stays in the history, if any)."""
@@ -317,8 +323,10 @@ class LocalOwner:
     def get_trace(self, job_id: str, limit: int | None) -> dict[str, Any]:
         self._job(job_id)
         collector = self._monitoring.monitor_collector
-        events = [event.to_dict() for event in collector.get_execution_trace(job_id, limit)]
-        return {"events": jsonable(events), "total": collector.ring_length(job_id)}
+        # Each event is bounded on its own: the list itself is the whole ring (or ``limit``).
+        events = [jsonable(event.to_dict())
+                  for event in collector.get_execution_trace(job_id, limit)]
+        return {"events": events, "total": collector.ring_length(job_id)}
 
     # -- breakpoints --------------------------------------------------------------------------
 

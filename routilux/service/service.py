@@ -26,6 +26,7 @@ from routilux.service.requests import (
     parse_trace_limit,
     parse_variable_edit,
 )
+from routilux.service.timetravel import TimeTravelService
 
 if TYPE_CHECKING:
     from routilux.monitoring.event_manager import JobEventManager, Subscription
@@ -40,7 +41,7 @@ def _sort_key(job: Mapping[str, Any]) -> tuple[str, str]:
     return (job.get("created_at") or "", job.get("job_id") or "")
 
 
-class RoutiluxService:
+class RoutiluxService(TimeTravelService):
     """Every API operation over a set of owners and an optional job history.
 
     The first owner given is the *default* owner: flows created without a ``kernel_id`` go there.

@@ -88,6 +88,16 @@ class SQLiteHistory:
             return None
         return _z(events)
 
+    def get_inputs(self, job_id: str) -> list[dict[str, Any]]:
+        """A job's recorded activations (input, shared, emits), oldest first."""
+        return self.store.get_inputs(job_id)
+
+    def annotate(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Store ``label`` / ``pinned`` on a job's record (written before this returns)."""
+        if fields:
+            self.store.record_job({"job_id": job_id, **fields})
+            self.store.flush()
+
     def mark_unfinished_lost(self, reason: str) -> list[str]:
         """Mark jobs recorded as pending/running/paused as ``lost`` (their process is gone).
 

@@ -42,6 +42,7 @@ from routilux.service.requests import (
     JobStart,
     VariableEdit,
 )
+from routilux.service.timetravel import JobPatch, JobRerun
 from routilux_jupyter.kernel.identity import KernelIdentity
 from routilux_jupyter.kernel.registration import KernelRegistration
 from routilux_jupyter.protocol import BRIDGE_CLOSE_SUPERSEDED, BRIDGE_SECRET_HEADER
@@ -56,6 +57,7 @@ OWNER_OPS = frozenset({
     "list_jobs", "get_job", "start_job", "control_job", "get_metrics", "get_trace",
     "list_breakpoints", "add_breakpoint", "update_breakpoint", "remove_breakpoint",
     "debug_session", "debug_step", "get_variables", "set_variable", "get_call_stack",
+    "rerun_job", "replay_job", "annotate_job", "get_run",
 })
 _MAX_MESSAGE = 64 * 1024 * 1024
 
@@ -90,6 +92,10 @@ def _decode_args(op: str, args: dict[str, Any]) -> dict[str, Any]:
         out["patch"] = BreakpointPatch(**out["patch"])
     if "edit" in out:
         out["edit"] = VariableEdit(**out["edit"])
+    if "rerun" in out:
+        out["rerun"] = JobRerun(**out["rerun"])
+    if "job_patch" in out:
+        out["patch"] = JobPatch(**out.pop("job_patch"))
     return out
 
 
@@ -464,4 +470,4 @@ class BridgeAgent:
         if total > last:
             tail = [e.to_dict() for e in collector.get_execution_trace(job_id) if e.seq > last]
         return {**record, "metrics": metrics.to_dict() if metrics is not None else None,
-                "trace": tail}
+                "trace": tail, "inputs": collector.inputs_producer(job_id)()}

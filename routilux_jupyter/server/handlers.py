@@ -67,11 +67,50 @@ class JobsHandler(RoutiluxAPIHandler):
 
 
 class JobHandler(RoutiluxAPIHandler):
-    """``GET /api/jobs/{job_id}`` (live or from the history)."""
+    """``GET /api/jobs/{job_id}`` (live or from the history); ``PUT`` ``{label?, pinned?}``."""
 
     @authorized
     async def get(self, job_id: str) -> None:
         self.reply(await self.call(self.service.get_job, job_id))
+
+    @authorized
+    async def put(self, job_id: str) -> None:
+        body = self.json_body()
+        self.reply(await self.call(self.service.annotate_job, job_id, body))
+
+
+class RerunHandler(RoutiluxAPIHandler):
+    """``POST /api/jobs/{job_id}/rerun`` ``{seq, data?}`` -> 201 the forked job."""
+
+    @authorized("execute")
+    async def post(self, job_id: str) -> None:
+        body = self.json_body()
+        self.reply(await self.call(self.service.rerun_job, job_id, body), 201)
+
+
+class ReplayHandler(RoutiluxAPIHandler):
+    """``POST /api/jobs/{job_id}/replay`` -> 201 the new job."""
+
+    @authorized("execute")
+    async def post(self, job_id: str) -> None:
+        self.reply(await self.call(self.service.replay_job, job_id), 201)
+
+
+class DiffHandler(RoutiluxAPIHandler):
+    """``GET /api/jobs/{a}/diff/{b}``."""
+
+    @authorized
+    async def get(self, job_a: str, job_b: str) -> None:
+        self.reply(await self.call(self.service.diff_jobs, job_a, job_b))
+
+
+class ActivationsHandler(RoutiluxAPIHandler):
+    """``GET /api/jobs/{job_id}/activations?seq=`` (recorded inputs and emits)."""
+
+    @authorized
+    async def get(self, job_id: str) -> None:
+        seq = self.get_query_argument("seq", None)
+        self.reply(await self.call(self.service.get_activations, job_id, seq))
 
 
 class JobActionHandler(RoutiluxAPIHandler):
@@ -237,6 +276,10 @@ def rest_routes(prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
         (f"{jobs}/(pause|resume|cancel)", JobActionHandler),
         (f"{jobs}/metrics", MetricsHandler),
         (f"{jobs}/trace", TraceHandler),
+        (f"{jobs}/rerun", RerunHandler),
+        (f"{jobs}/replay", ReplayHandler),
+        (f"{jobs}/diff/{_ID}", DiffHandler),
+        (f"{jobs}/activations", ActivationsHandler),
         (f"{jobs}/breakpoints", BreakpointsHandler),
         (f"{jobs}/breakpoints/{_ID}", BreakpointHandler),
         (f"{jobs}/debug/{_STEP}", DebugStepHandler),

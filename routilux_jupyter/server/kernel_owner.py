@@ -24,6 +24,7 @@ from typing import Any, Callable
 import routilux.errors as errors
 from routilux.errors import OwnerTimeoutError, OwnerUnavailableError, RoutiluxError
 from routilux.service.owner import OwnerInfo
+from routilux.service.timetravel import JobPatch, JobRerun
 from routilux.service.requests import (
     BreakpointPatch,
     BreakpointSpec,
@@ -282,3 +283,23 @@ class KernelOwner:
 
     def get_call_stack(self, job_id: str) -> dict[str, Any]:
         return self.request("get_call_stack", {"job_id": job_id})
+
+    # -- time travel ----------------------------------------------------------------------------
+
+    def rerun_job(self, job_id: str, rerun: JobRerun) -> dict[str, Any]:
+        job = self._stamp(self.request("rerun_job", {"job_id": job_id,
+                                                     "rerun": dataclasses.asdict(rerun)}))
+        self.add_job_ids([job["job_id"]])
+        return job
+
+    def replay_job(self, job_id: str) -> dict[str, Any]:
+        job = self._stamp(self.request("replay_job", {"job_id": job_id}))
+        self.add_job_ids([job["job_id"]])
+        return job
+
+    def annotate_job(self, job_id: str, patch: JobPatch) -> dict[str, Any]:
+        return self._stamp(self.request("annotate_job", {"job_id": job_id,
+                                                         "job_patch": dataclasses.asdict(patch)}))
+
+    def get_run(self, job_id: str) -> dict[str, Any]:
+        return self.request("get_run", {"job_id": job_id})

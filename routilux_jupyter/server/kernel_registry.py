@@ -319,6 +319,11 @@ class KernelRegistry:
                     self.store.record_events(job_id, accepted)
                 if isinstance(metrics, dict):
                     self.store.record_metrics(job_id, metrics)
+                inputs = msg.get("inputs")
+                record_inputs = getattr(self.store, "record_inputs", None)
+                if isinstance(inputs, list) and inputs and record_inputs is not None:
+                    record_inputs(job_id, [a for a in inputs if isinstance(a, dict)
+                                           and isinstance(a.get("seq"), int)])
         if track.status != "lost" or str(job.get("status")) in _TERMINAL:
             track.status = str(job.get("status") or track.status)
         if self.store is not None:

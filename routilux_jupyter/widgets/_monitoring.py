@@ -16,6 +16,7 @@ from routilux.errors import InvalidStateError, NotFoundError, ValidationError
 from routilux.monitoring import MonitoringRegistry
 from routilux.service.jsonable import jsonable
 
+from . import _timetravel
 from ._flows import find_flow
 from ._protocol import Graph, JobInfo, TraceEvent, TracePage
 from ._source import Snapshot, empty_debug
@@ -209,9 +210,10 @@ class MonitoringSource:
     def _job_info(self, job_id: str, job: JobState | None, metrics: Any) -> JobInfo:
         if job is not None:
             d = job.to_dict()
-            return {k: d.get(k) for k in ("job_id", "flow_id", "status", "created_at", "started_at",
-                                          "completed_at", "error", "executor",
-                                          "executor_info")}  # type: ignore[return-value]
+            return jsonable({k: d.get(k) for k in (
+                "job_id", "flow_id", "status", "created_at", "started_at", "completed_at", "error",
+                "executor", "executor_info",
+                "parent_job_id", "forked_from", "replay_of", "label", "pinned")})
         status = metrics.status if metrics is not None else "pending"
         m = metrics.to_dict() if metrics is not None else {}
         return {"job_id": job_id, "flow_id": self.flow_id, "status": str(status), "created_at": None,
@@ -251,6 +253,12 @@ class MonitoringSource:
         if handler is None:
             raise ValidationError(f"action {action!r} is not supported by this view")
         return handler(args)
+
+    # Time travel (see _timetravel): open an activation, re-run from it, compare with a job.
+    _do_activation = _timetravel.activation
+    _do_rerun = _timetravel.rerun
+    _do_flow_jobs = _timetravel.flow_jobs
+    _do_compare = _timetravel.compare_with
 
     def _live_job(self, what: str) -> JobState:
         with self._lock:

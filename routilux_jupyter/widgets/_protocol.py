@@ -67,6 +67,11 @@ class JobInfo(TypedDict, total=False):
     error: str | None
     executor: str                  # "thread" or "dask"
     executor_info: dict[str, Any]  # e.g. dashboard_link of a Dask job
+    parent_job_id: str | None           # set on a fork: the job it was re-run from
+    forked_from: dict[str, Any] | None  # {job_id, seq}
+    replay_of: str | None
+    label: str | None
+    pinned: bool
 
 
 class TraceEvent(TypedDict, total=False):
@@ -150,6 +155,10 @@ Action = Literal[
     "set_variable",
     "page_trace",
     "refresh",
+    "activation",
+    "rerun",
+    "flow_jobs",
+    "compare",
 ]
 
 ACTIONS: frozenset[str] = frozenset(Action.__args__)  # type: ignore[attr-defined]

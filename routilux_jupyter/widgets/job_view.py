@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import ipywidgets as widgets
 import traitlets as t
 
 from routilux_jupyter.links import dashboard_url
@@ -41,6 +42,10 @@ class JobView(LiveView):
             "base URL, which also holds behind a proxy."
         )
     ).tag(sync=True)
+    forks = t.List(
+        t.Instance(LiveView),
+        help="JobViews of the jobs re-run from this one's activations (newest last).",
+    ).tag(sync=True, **widgets.widget_serialization)
 
     def __init__(
         self,
@@ -58,6 +63,17 @@ class JobView(LiveView):
             source = MonitoringSource(flow, job, follow_latest=job is None)
         kwargs.setdefault("dashboard_url", dashboard_url() or "")
         super().__init__(source, **kwargs)
+
+    def _run(self, action: str, args: dict[str, Any]) -> Any:
+        if action != "rerun":
+            return super()._run(action, args)
+        # The fork opens in a view of its own, shown under this one and linked to it.
+        fork = self._source.command(action, args)
+        view = JobView(fork, flow=getattr(self._source, "flow", None))
+        with self._lock:
+            self.forks = [*self.forks, view]
+        return {"job_id": fork.job_id, "parent_job_id": fork.parent_job_id,
+                "forked_from": fork.forked_from, "model_id": view.model_id}
 
     def _state(self, snap: Snapshot, graph: dict[str, Any]) -> dict[str, Any]:
         state = super()._state(snap, graph)

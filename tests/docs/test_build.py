@@ -128,10 +128,20 @@ def test_configuration_page_lists_every_option_with_its_help(built: Path) -> Non
     ["index.html", "quickstart.html", "user_guide/engine.html",
      "user_guide/monitoring_debugging.html", "user_guide/http_api.html",
      "user_guide/jupyter.html", "user_guide/configuration.html", "user_guide/security.html",
-     "api/engine.html", "api/service.html", "api/jupyter.html"],
+     "api/engine.html", "api/service.html", "api/jupyter.html",
+     "user_guide/client_cli.html"],
 )
 def test_guide_pages_are_built(built: Path, page: str) -> None:
     assert (built / page).is_file()
+
+
+def test_client_page_documents_every_client_method(built: Path) -> None:
+    from routilux_jupyter.client import Client
+
+    ids = _ids(built / "user_guide" / "client_cli.html")
+    public = [name for name in vars(Client) if not name.startswith("_")]
+    missing = [name for name in public if f"routilux_jupyter.client.Client.{name}" not in ids]
+    assert not missing, f"Client methods missing from client_cli.html: {missing}"
 
 
 def test_test_hints_stay_invisible(built: Path) -> None:

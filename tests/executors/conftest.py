@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from routilux.hooks import install_hooks
+from routilux.monitoring import MonitoringRegistry
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +16,12 @@ def _no_hooks_leak():
     undo = install_hooks(None)
     yield
     undo()
+
+
+@pytest.fixture
+def registry() -> Iterator[MonitoringRegistry]:
+    """A registry of its own with room for long traces, installed for the test."""
+    reg = MonitoringRegistry(max_events_per_job=10_000)
+    reg.install()
+    yield reg
+    reg.uninstall()

@@ -8,6 +8,8 @@ from typing import Any
 
 from routilux import Flow, Routine
 
+from .async_routines import Fan
+
 
 def burn(loops: int) -> int:
     """A pure-Python CPU loop (holds the GIL)."""
@@ -15,17 +17,6 @@ def burn(loops: int) -> int:
     for k in range(loops):
         x += k * k
     return x
-
-
-class Fan(Routine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.define_slot("trigger", self.run)
-        self.define_event("item", ["i"])
-
-    def run(self, n: int) -> None:
-        for i in range(n):
-            self.emit("item", i=i)
 
 
 class Burn(Routine):

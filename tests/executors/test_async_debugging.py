@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,12 +11,6 @@ from routilux.errors import InvalidStateError
 from routilux.monitoring import MonitoringRegistry
 
 
-@pytest.fixture
-def registry() -> Iterator[MonitoringRegistry]:
-    reg = MonitoringRegistry()
-    reg.install()
-    yield reg
-    reg.uninstall()
 
 
 class Source(Routine):

@@ -43,12 +43,6 @@ def dask(client: Any) -> DaskExecutor:
     return DaskExecutor(client)
 
 
-@pytest.fixture
-def registry() -> Iterator[MonitoringRegistry]:
-    reg = MonitoringRegistry(max_events_per_job=10_000)
-    reg.install()
-    yield reg
-    reg.uninstall()
 
 
 def _shape(trace: list[Any]) -> list[tuple[Any, ...]]:

@@ -250,7 +250,7 @@ def test_reading_a_record_under_its_own_lock_cannot_deadlock() -> None:
     from routilux.monitoring.job_record import JobRecord
 
     rec = JobRecord("j", "f", 10)
-    rec.ring += (0.0, "routine_start", "r", "in", 1, None)
+    rec.ring += (0.0, "routine_start", "r", "in", 1, ({}, None, None))
     got: list[object] = []
 
     def read_while_holding() -> None:

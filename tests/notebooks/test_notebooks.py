@@ -19,7 +19,8 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-LOCAL = ["01_quickstart.ipynb", "02_debugging.ipynb", "04_errors_and_persistence.ipynb"]
+LOCAL = ["01_quickstart.ipynb", "02_debugging.ipynb", "04_errors_and_persistence.ipynb",
+         "06_time_travel.ipynb"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 

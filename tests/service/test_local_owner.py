@@ -126,3 +126,17 @@ def test_flows_built_in_code_can_be_added(owner):
     with pytest.raises(InvalidStateError):
         owner.add_flow(Flow("built"))
     owner.add_flow(Flow("built"), replace=True)
+
+
+def test_trace_returns_every_buffered_event_not_the_first_200(owner):
+    owner.create_flow(FlowCreate(spec=SPEC))
+    started = owner.start_job(JobStart(flow_id="numbers", entry_routine_id="numbers",
+                                       entry_params={"count": 150}))
+    job_id = started["job_id"]
+    assert owner.jobs.get(job_id).wait(10)
+    trace = owner.get_trace(job_id, None)
+    # job_start + entry (slot_call, start, 150 emits, complete) + 150 x (slot_call, start,
+    # complete) + job_completed: far more than 200, and every one an event dict.
+    assert trace["total"] == len(trace["events"]) > 600
+    assert all(isinstance(e, dict) and e["type"] == "event" for e in trace["events"])
+    assert [e["seq"] for e in trace["events"]] == list(range(1, trace["total"] + 1))

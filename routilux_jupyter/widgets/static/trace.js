@@ -13,15 +13,19 @@ const AXIS_HEIGHT = 18;
 const LABEL_WIDTH = 120;
 const MAX_LANES = 60;
 
+// Rows that stand for an activation: clicking their type opens its recorded input (time travel).
+const ACTIVATION_EVENTS = new Set(["routine_start", "routine_complete", "routine_error"]);
+
 export const EVENT_TYPES = [
   "job_start", "routine_start", "slot_call", "event_emit", "routine_complete", "routine_error",
   "breakpoint_hit", "job_paused", "job_resumed", "job_cancelled", "job_completed", "job_failed",
 ];
 
 export class TracePanel {
-  constructor(container, { onLoadOlder, onSelect } = {}) {
+  constructor(container, { onLoadOlder, onSelect, onActivation } = {}) {
     this.onLoadOlder = onLoadOlder || (() => Promise.resolve(null));
     this.onSelect = onSelect || (() => {});
+    this.onActivation = onActivation || null;
     this.live = [];
     this.older = [];
     this.total = 0;
@@ -222,7 +226,9 @@ export class TracePanel {
       "tr",
       { class: `rx-ev rx-ev-${e.event_type}`, "data-event": e.event_id },
       h("td", { class: "rx-mono" }, fmtTime(e.timestamp)),
-      h("td", null, e.event_type),
+      ACTIVATION_EVENTS.has(e.event_type) && this.onActivation
+        ? h("td", { class: "rx-link rx-open-activation", title: "open the recorded input and outputs", onclick: () => this.onActivation(e.seq) }, e.event_type)
+        : h("td", null, e.event_type),
       h("td", { class: "rx-link", onclick: () => e.routine_id && this.onSelect(e.routine_id) }, e.routine_id || ""),
       h("td", { class: "rx-mono rx-detail" }, detail(e)),
       h("td", { class: "rx-num" }, e.duration ? fmtDuration(e.duration) : ""),

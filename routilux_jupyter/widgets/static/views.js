@@ -11,6 +11,7 @@ import { SelectedRoutinePanel, JobSummary, RoutineTable } from "./metrics.js";
 import { TracePanel } from "./trace.js";
 import { DebuggerPanel } from "./debugger.js";
 import { makeChannel } from "./channel.js";
+import { TimeTravelPanel } from "./timetravel.js";
 
 // Graph + summary + selected-routine details: all a FlowView shows; a JobView builds on it.
 function flowPart(model, el, extraSelect) {
@@ -171,6 +172,7 @@ export function renderJob({ model, el, channel: given = null }) {
       debugger: tab("debugger", "Debugger"),
       metrics: tab("metrics", "Metrics"),
       trace: tab("trace", "Trace"),
+      timetravel: tab("timetravel", "Time travel"),
     };
     function show(name) {
       current = name;
@@ -182,8 +184,15 @@ export function renderJob({ model, el, channel: given = null }) {
 
     dbg = new DebuggerPanel(pageFor.debugger, { command: channel.command });
     table = new RoutineTable(pageFor.metrics, { onSelect: (rid) => flow.select(rid) });
+    const travel = new TimeTravelPanel(pageFor.timetravel, {
+      command: channel.command, graph: flow.graph, model, onError: (e) => showError(el, e, "time travel"),
+    });
     trace = new TracePanel(pageFor.trace, {
       onSelect: (rid) => flow.select(rid),
+      onActivation: (seq) => {
+        show("timetravel");
+        travel.open(seq);
+      },
       onLoadOlder: async (before) => {
         const reply = await channel.command("page_trace", { before, limit: 200 });
         if (!reply.ok) showError(el, reply.error, "load older events");
@@ -207,10 +216,14 @@ export function renderJob({ model, el, channel: given = null }) {
     // Hidden tabs do not redraw at 10 Hz; showing one draws it from the current state.
     const refreshTable = () => current === "metrics" && guarded(el, "metrics", () => table.update(model.get("routine_metrics")));
     const refreshTrace = () => current === "trace" && trace.update(model.get("trace"), model.get("trace_total"));
+    const refreshTravel = () => guarded(el, "time travel", () => travel.update(model.get("job")));
+    const refreshForks = () => travel.showForks(model.get("forks"), model.widget_manager);
     guarded(el, "render", () => {
       refreshNodes();
       refreshDebugger();
       refreshTable();
+      refreshTravel();
+      refreshForks();
     });
     const handlers = [
       ["change:graph", refreshNodes],
@@ -222,6 +235,8 @@ export function renderJob({ model, el, channel: given = null }) {
       ["change:routine_metrics", refreshTable],
       ["change:trace", refreshTrace],
       ["change:trace_total", refreshTrace],
+      ["change:job", refreshTravel],
+      ["change:forks", refreshForks],
     ];
     for (const [name, fn] of handlers) model.on(name, fn);
     parts.push({
@@ -229,6 +244,7 @@ export function renderJob({ model, el, channel: given = null }) {
         for (const [name, fn] of handlers) model.off(name, fn);
         refreshDebugger.cancel();
         trace.destroy();
+        travel.destroy();
       },
     });
   } catch (err) {
