@@ -137,10 +137,44 @@ def operations() -> dict[str, dict[str, Op]]:
                          **_errors(400, *_OWNER_ERRORS, 409)},
                         tag="jobs", body="JobStart"),
         },
-        "/jobs/{job_id}": {"get": _op(
-            "getJob", "One job (live or from the history)", "read",
-            {**_ok(200, "Job", "The job."), **_errors(*_OWNER_ERRORS)},
-            tag="jobs", params=[_JOB_ID])},
+        "/jobs/{job_id}": {
+            "get": _op("getJob", "One job (live or from the history)", "read",
+                       {**_ok(200, "Job", "The job."), **_errors(*_OWNER_ERRORS)},
+                       tag="jobs", params=[_JOB_ID]),
+            "put": _op("annotateJob", "Label and/or pin a job", "write",
+                       {**_ok(200, "Job", "The job with the new label/pinned."),
+                        **_errors(400, *_OWNER_ERRORS)},
+                       tag="jobs", params=[_JOB_ID], body="JobPatch",
+                       description="Pinned jobs are never evicted from memory by the job "
+                       "limits nor deleted by history retention."),
+        },
+        "/jobs/{job_id}/activations": {"get": _op(
+            "getActivations", "A job's recorded activations (inputs and emits)", "read",
+            {**_ok(200, "ActivationList", "The recorded activations."),
+             **_errors(400, *_OWNER_ERRORS)},
+            tag="time travel", params=[
+                _JOB_ID, _param("seq", "query", {"type": "integer"},
+                                "Only the activation whose routine_start has this trace seq "
+                                "(404 when there is none).")])},
+        "/jobs/{job_id}/rerun": {"post": _op(
+            "rerunJob", "Fork a job: re-run from one activation, maybe with an edited input",
+            "execute",
+            {**_ok(201, "JobStarted", "The fork (parent_job_id, forked_from), running."),
+             **_errors(400, *_OWNER_ERRORS, 409)},
+            tag="time travel", params=[_JOB_ID], body="JobRerun",
+            description="409 for a job only in the history; 503 when its kernel is gone.")},
+        "/jobs/{job_id}/replay": {"post": _op(
+            "replayJob", "Run a job's flow again with the same entry and params", "execute",
+            {**_ok(201, "JobStarted", "The new job (replay_of), running."),
+             **_errors(*_OWNER_ERRORS, 409)},
+            tag="time travel", params=[_JOB_ID])},
+        "/jobs/{job_id}/diff/{other_job_id}": {"get": _op(
+            "diffJobs", "Compare two runs of one flow", "read",
+            {**_ok(200, "RunDiff", "Per routine, the first differing payload and changes."),
+             **_errors(400, *_OWNER_ERRORS)},
+            tag="time travel", params=[
+                _JOB_ID, _param("other_job_id", "path", {"type": "string"},
+                                "The run to compare with (400 when of another flow).")])},
         "/jobs/{job_id}/metrics": {"get": _op(
             "getMetrics", "A job's metrics", "read",
             {**_ok(200, "Metrics", "Counts, durations, per-routine metrics."),
@@ -270,7 +304,8 @@ def build_document(prefix: str = "api", server_url: str = "/", version: str = "0
         "servers": [{"url": server_url.rstrip("/") or "/",
                      "description": "This Jupyter server (its base_url)."}],
         "security": [{"JupyterToken": []}, {"JupyterTokenQuery": []}],
-        "tags": [{"name": name} for name in ("server", "flows", "jobs", "debugging")],
+        "tags": [{"name": name}
+                 for name in ("server", "flows", "jobs", "time travel", "debugging")],
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,

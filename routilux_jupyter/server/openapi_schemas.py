@@ -146,8 +146,14 @@ SCHEMAS: dict[str, Schema] = {
             "routine_states": {"type": "object", "additionalProperties": _ANY_OBJECT},
             "errors": {"type": "array"},
             "shared_data_keys": {"type": "array", "items": _STR},
+            "label": _STR_OR_NULL,
+            "pinned": {"type": "boolean", "description": "Never evicted nor pruned."},
+            "parent_job_id": _STR_OR_NULL,
+            "forked_from": {"anyOf": [ref("ForkPoint"), {"type": "null"}]},
+            "replay_of": _STR_OR_NULL,
         },
-        "One run of a flow; times are ISO 8601 UTC or null.",
+        "One run of a flow; times are ISO 8601 UTC or null. A fork (re-run) names its "
+        "parent_job_id and forked_from; a replay its replay_of.",
     ),
     "JobList": _obj(
         ["jobs", "total"],
@@ -186,6 +192,70 @@ SCHEMAS: dict[str, Schema] = {
             "kernel_id": {**_STR, "minLength": 1,
                           "description": "Picks among same-named flows of several kernels."},
         },
+    ),
+    "ForkPoint": _obj(["job_id", "seq"], {"job_id": _STR, "seq": {**_INT, "minimum": 1}},
+                      "The job and trace seq a fork re-ran from."),
+    "JobPatch": {
+        **_obj([], {"label": {"type": ["string", "null"], "maxLength": 200,
+                              "description": "null clears the label."},
+                    "pinned": {"type": "boolean"}},
+               "Only the given fields change; at least one is needed."),
+        "additionalProperties": False,  # the server refuses unknown fields here
+        "minProperties": 1,
+    },
+    "JobRerun": {
+        **_obj(["seq"], {
+            "seq": {**_INT, "minimum": 1, "description": "The trace seq of the activation's "
+                    "routine_start event (GET /jobs/{job_id}/activations lists them)."},
+            "data": {"type": ["object", "null"],
+                     "description": "The edited input; absent or null: the recorded one."}}),
+        "additionalProperties": False,
+    },
+    "Activation": _obj(
+        ["seq", "routine_id", "slot_name", "input", "emits"],
+        {
+            "job_id": _STR,
+            "flow_id": _STR_OR_NULL,
+            "seq": {**_INT, "minimum": 1},
+            "activation_id": {"type": ["integer", "string", "null"]},
+            "routine_id": _STR,
+            "slot_name": _STR_OR_NULL,
+            "input": {"description": "What the handler received (after merging); non-JSON "
+                      "values as {\"__repr__\": ...}."},
+            "shared": {"description": "The shared data the activation started with."},
+            "emits": {"type": "array", "items": _obj(
+                ["event_name", "data"],
+                {"seq": {"type": ["integer", "null"]}, "event_name": _STR, "data": {}})},
+            "status": _STR_OR_NULL,
+            "duration": {"type": ["number", "null"]},
+            "error": {},
+        },
+        "One recorded activation: its input, emits and starting shared data.",
+    ),
+    "ActivationList": _obj(
+        ["activations", "total"],
+        {"activations": {"type": "array", "items": ref("Activation")},
+         "total": {**_INT, "minimum": 0}},
+    ),
+    "RunDiff": _obj(
+        ["job_a", "job_b", "flow_id", "same", "status", "differing_routines", "origins",
+         "routines"],
+        {
+            "job_a": _STR,
+            "job_b": _STR,
+            "flow_id": _STR_OR_NULL,
+            "same": {"type": "boolean"},
+            "status": _ANY_OBJECT,
+            "differing_routines": {"type": "array", "items": _STR},
+            "origins": {"type": "array", "items": _STR,
+                        "description": "Routines whose behaviour changed, or where an input "
+                        "differed first."},
+            "routines": {"type": "array", "items": _obj(
+                ["routine_id", "differs", "first_difference"],
+                {"routine_id": _STR, "differs": {"type": "boolean"},
+                 "first_difference": {"type": ["object", "null"]}})},
+        },
+        "Two runs of one flow compared, routine by routine.",
     ),
     "JobStatus": _obj(
         ["job_id", "status"], {"job_id": _STR, "status": _STATUS},

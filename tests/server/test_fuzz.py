@@ -100,6 +100,7 @@ class World:
         self._wait_paused(job["job_id"])
         _, bps = self.http.json("GET", f"/api/jobs/{job['job_id']}/breakpoints")
         self.ids["job_id"] = [job["job_id"], *self.ids.get("finished", []), "no-such-job"]
+        self.ids["other_job_id"] = self.ids["job_id"]
         self.ids["flow_id"] = ["fan", "echo", "no-such-flow"]
         self.ids["breakpoint_id"] = [b["breakpoint_id"] for b in bps["breakpoints"]] + ["nope"]
         self.ids["name"] = ["item", "index", "total", "x"]

@@ -222,6 +222,25 @@ async def test_real_answers_match_the_document_for_every_operation(jp_fetch, ser
     await call("GET", f"api/jobs/{job_id}/trace", params={"format": "xml"}, expect=400)
     await call("GET", f"api/jobs/{job_id}/trace", params={"limit": "x"}, expect=400)
     await call("GET", "api/jobs/nope/trace", expect=404)
+    # Time travel on the finished job
+    acts = await call("GET", f"api/jobs/{job_id}/activations")
+    seq = acts["activations"][0]["seq"]
+    await call("GET", f"api/jobs/{job_id}/activations", params={"seq": str(seq)})
+    await call("GET", f"api/jobs/{job_id}/activations", params={"seq": "x"}, expect=400)
+    await call("GET", "api/jobs/nope/activations", expect=404)
+    fork = await call("POST", f"api/jobs/{job_id}/rerun", {"seq": seq}, expect=201)
+    await call("POST", f"api/jobs/{job_id}/rerun", {"seq": "first"}, expect=400)
+    await call("POST", "api/jobs/nope/rerun", {"seq": 1}, expect=404)
+    replay = await call("POST", f"api/jobs/{job_id}/replay", expect=201)
+    await call("POST", "api/jobs/nope/replay", expect=404)
+    await wait_job_done(service, fork["job_id"])
+    await wait_job_done(service, replay["job_id"])
+    await call("GET", f"api/jobs/{job_id}/diff/{fork['job_id']}")
+    await call("GET", f"api/jobs/{job_id}/diff/nope", expect=404)
+    pinned = await call("PUT", f"api/jobs/{job_id}", {"label": "before", "pinned": True})
+    assert pinned["pinned"] is True
+    await call("PUT", f"api/jobs/{job_id}", {"pinned": "yes"}, expect=400)
+    await call("PUT", "api/jobs/nope", {"pinned": True}, expect=404)
     for action in ("pause", "resume", "cancel"):
         await call("POST", f"api/jobs/{job_id}/{action}", expect=409)  # it has ended
         await call("POST", f"api/jobs/nope/{action}", expect=404)
