@@ -47,6 +47,13 @@ async def test_the_served_document_is_valid_openapi_3_1(jp_fetch, jp_base_url):
         assert name in document["components"]["schemas"], name
 
 
+async def test_core_jupyter_routes_next_to_it_still_answer(jp_fetch):
+    # Jupyter serves its own OpenAPI spec at /api/spec.yaml; ours lives under api/routilux/.
+    spec = await jp_fetch("api", "spec.yaml")
+    assert b"swagger" in spec.body or b"openapi" in spec.body
+    assert json.loads((await jp_fetch("api", "status")).body)["started"]
+
+
 async def test_the_document_needs_the_token_like_every_route(jp_fetch):
     response = await jp_fetch("api", "routilux", "openapi.json", headers=NO_TOKEN,
                               raise_error=False)
