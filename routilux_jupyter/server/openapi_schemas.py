@@ -100,6 +100,7 @@ SCHEMAS: dict[str, Schema] = {
             "execution_strategy": {"type": "string", "enum": list(EXECUTION_STRATEGIES)},
             "max_workers": {**_INT, "minimum": 1},
             "owner": ref("Owner"),
+            "executor": {**_STR, "description": "Optional: the executor its jobs use."},
         },
     ),
     "FlowList": _obj(
@@ -151,6 +152,9 @@ SCHEMAS: dict[str, Schema] = {
             "parent_job_id": _STR_OR_NULL,
             "forked_from": {"anyOf": [ref("ForkPoint"), {"type": "null"}]},
             "replay_of": _STR_OR_NULL,
+            "entry": {"type": ["object", "null"],
+                      "description": "Where the job started: {routine_id, slot_name} (the "
+                      "params are in the recorded activations)."},
         },
         "One run of a flow; times are ISO 8601 UTC or null. A fork (re-run) names its "
         "parent_job_id and forked_from; a replay its replay_of.",
@@ -320,6 +324,10 @@ SCHEMAS: dict[str, Schema] = {
             "status": _STR_OR_NULL,
             "slot_name": _STR_OR_NULL,
             "event_name": _STR_OR_NULL,
+            "activation_id": {"type": ["integer", "null"]},
+            "source_activation_id": {"type": ["integer", "null"],
+                                     "description": "On routine_start: the activation whose "
+                                     "emit fed this one."},
         },
         "One execution event; the same shape as the WebSocket event messages.",
     ),
