@@ -19,6 +19,8 @@ import http.client
 import json
 import math
 import os
+import random
+import threading
 import time
 import urllib.parse
 from collections import Counter
@@ -385,4 +387,45 @@ def test_fuzz_every_route_with_generated_and_malformed_requests(server: JupyterP
     assert http.count >= MIN_REQUESTS, f"only {http.count} requests"
     # The server survived it all: still healthy, and it logged no unexpected traceback.
     assert http.json("GET", "/api/health")[0] == 200
+    assert "Traceback" not in server.log(), server.log()[-5000:]
+
+
+_RACING = [("POST", "/debug/step_over"), ("POST", "/debug/step_into"), ("POST", "/debug/step_out"),
+           ("POST", "/debug/resume"), ("POST", "/pause"), ("POST", "/resume"), ("POST", "/cancel"),
+           ("GET", "/debug/variables"), ("GET", "/debug/call_stack"), ("GET", "/debug/session"),
+           ("GET", "/breakpoints"), ("GET", "/trace"), ("GET", "/metrics"), ("GET", ""),
+           ("GET", "/activations"), ("POST", "/replay")]
+
+
+def test_racing_controls_on_the_same_jobs_never_5xx(server: JupyterProcess) -> None:
+    """Eight clients stepping, pausing, resuming, cancelling and reading the same paused jobs at
+    once: every answer is still a documented one (state races must end in 200/409, not 500)."""
+    http = Http(server)
+    checker = OpenAPIChecker(http.json("GET", "/api/routilux/openapi.json")[1])
+    world = World(http, server)
+    jobs = []
+    for _ in range(4):
+        world.refresh()
+        jobs.append(world.ids["job_id"][0])
+    failures: list[str] = []
+
+    def client(seed: int) -> None:
+        rnd = random.Random(seed)  # which requests is fixed; how they interleave is not
+        own = Http(server)
+        for _ in range(60):
+            method, tail = rnd.choice(_RACING)
+            req = Request(method, f"/api/jobs/{rnd.choice(jobs)}{tail}",
+                          b"" if method == "POST" else None, kind="racing")
+            try:
+                check_answer(checker, req, *own.send(req.method, req.path, req.body))
+            except AssertionError as exc:
+                failures.append(str(exc))
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    assert not failures, failures[:3]
     assert "Traceback" not in server.log(), server.log()[-5000:]
