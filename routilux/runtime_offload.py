@@ -99,14 +99,43 @@ class OffloadDrain:
     def _enqueue_offload(self, act: Activation, h: Any) -> None:
         if h is not None:
             self._slot_call_hook(h, act)
+        # (``h`` is None when the caller already reported the slot call: read the seam again)
+        hooks = _seam.active
+        eager = act.slot.kind == ASYNC and self._remote is None and (
+            hooks is None or not hooks.gates_activations)
         with self._lock:
             if self._terminal:
                 return
             self._outstanding += 1
             self._queue.append(act)
-            spawn = self._spawn_pump_locked()
-        if spawn:
+            if eager and len(self._queue) == 1 and not self._paused \
+                    and self._drainers < self._max:
+                # Nothing waits ahead of it and a slot is free: start the coroutine from this
+                # thread (the emitter, or the loop) instead of waking a pump thread for it.
+                self._drainers += 1
+                act, err, _ = self._take_locked(hooks)
+                spawn = -1
+            else:
+                spawn = self._spawn_pump_locked()
+        if spawn > 0:
             _submit(self._drain)
+        elif spawn < 0:
+            self._start_eagerly(act, err, hooks)
+
+    def _start_eagerly(self, act: Activation, err: BaseException | None, h: Any) -> None:
+        if err is None:
+            act.t0 = perf_counter()
+            if h is not None:
+                try:
+                    h.on_routine_start(activation=act)
+                except Exception:
+                    logger.exception("routilux hook on_routine_start raised")
+            err = self._dispatch_async(act, h)
+            if err is None:
+                return   # the coroutine has the slot now
+            self._ended(act, h, perf_counter() - act.t0, err)
+        self._complete(act, err)
+        self._release_slot()
 
     def _enqueue_many_offload(self, acts: list[Activation], h: Any) -> None:
         if h is not None:

@@ -52,6 +52,18 @@ class Count(Routine):
         shared.setdefault("seen", set()).add(i)
 
 
+class AsyncCount(Count):
+    """:class:`Count` as a coroutine: the whole fan-out then runs on the event loop."""
+
+    def __init__(self) -> None:
+        Routine.__init__(self)
+        self.define_slot("trigger", self.atake)
+        self.wrong = []
+
+    async def atake(self, i: int, job_id: str) -> None:
+        self.take(i, job_id)
+
+
 class Hold(Routine):
     """An async handler that waits until :meth:`release` (or cancellation), recording calls."""
 
@@ -83,12 +95,13 @@ class Hold(Routine):
         get_event_loop_thread().call(lambda: self._gate and self._gate.set())
 
 
-def fan_flow(worker: Routine, n_workers: int = 10_000, flow_id: str | None = None) -> Flow:
+def fan_flow(worker: Routine, n_workers: int = 10_000, flow_id: str | None = None,
+             count: Routine | None = None) -> Flow:
     """``fan -> worker -> count``, concurrent."""
     flow = Flow(flow_id, execution_strategy="concurrent", max_workers=n_workers)
     flow.add_routine(Fan(), "fan")
     flow.add_routine(worker, "work")
-    flow.add_routine(Count(), "count")
+    flow.add_routine(count if count is not None else Count(), "count")
     flow.connect("fan", "item", "work")
     flow.connect("work", "done", "count")
     return flow

@@ -22,8 +22,10 @@ def test_ten_thousand_waiting_coroutines_finish_fast_on_few_threads() -> None:
     code = textwrap.dedent("""
         import json, sys, threading, time
         sys.path.insert(0, %r)
-        from tests.executors.async_routines import Sleepy, fan_flow
-        flow = fan_flow(Sleepy(0.2))
+        from tests.executors.async_routines import AsyncCount, Sleepy, fan_flow
+        # Ten jobs: each plain entry handler fans out 1000 coroutines whose emits are counted
+        # by a coroutine too (a plain handler there would run on threads, up to max_workers).
+        flow = fan_flow(Sleepy(0.2), count=AsyncCount())
         peak = [threading.active_count()]
         done = threading.Event()
         def sample():
