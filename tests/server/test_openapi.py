@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from api_routines import SUM_SPEC
+from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.base.handlers import APIHandler
 from openapi_spec_validator import validate
 from server_helpers import wait_job_done, wait_paused
@@ -82,6 +83,46 @@ class TestCustomPrefix:
         assert "/tools/rx/jobs/{job_id}" in document["paths"]
         assert "/tools/rx/routilux/openapi.json" in document["paths"]
         assert not any(path.startswith("/api/") for path in document["paths"])
+
+
+class RecordingAuthorizer(Authorizer):
+    """Allows everything and remembers which action each routilux request was checked for."""
+
+    actions: dict[tuple[str, str], str] = {}
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        if resource == "routilux":
+            self.actions[(handler.request.method, handler.request.path)] = action
+        return True
+
+
+class TestPermissions:
+    @pytest.fixture
+    def jp_server_config(self, history_db):
+        return Config({
+            "ServerApp": {"jpserver_extensions": {"routilux_jupyter": True},
+                          "authorizer_class": RecordingAuthorizer},
+            "RoutiluxExtension": {"history_db": str(history_db), "freeze_gc_at_start": False},
+        })
+
+    async def test_x_routilux_permission_is_the_action_the_server_checks(
+        self, jp_fetch, jp_base_url
+    ):
+        RecordingAuthorizer.actions.clear()
+        document = await _document(jp_fetch)
+        wrong = []
+        for template, ops in document["paths"].items():
+            path = _concrete(template)
+            for method, op in ops.items():
+                # Ids need not exist: authorization comes before any lookup.
+                body = b"{}" if method in ("post", "put") else None
+                await jp_fetch(*path.strip("/").split("/"), method=method.upper(), body=body,
+                               raise_error=False)
+                checked = RecordingAuthorizer.actions.get(
+                    (method.upper(), jp_base_url.rstrip("/") + path))
+                if checked != op["x-routilux-permission"]:
+                    wrong.append((method, template, op["x-routilux-permission"], checked))
+        assert not wrong, wrong
 
 
 # -- complete: every registered REST route documented, every documented path registered ---------
