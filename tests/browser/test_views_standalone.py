@@ -231,5 +231,7 @@ def test_job_summary_shows_the_executor_and_links_a_dask_dashboard() -> None:
         # A link that is not http(s) is not rendered as a link.
         page.evaluate("""() => rx.model.set('job', {job_id: 'j1', status: 'running',
             executor: 'dask', executor_info: {dashboard_link: 'javascript:alert(1)'}})""")
-        assert page.locator(".rx-executor-link").count() == 0
+        # (the view redraws on its next animation frame: wait for it)
+        page.wait_for_function("() => document.querySelectorAll('.rx-executor-link').length === 0",
+                               timeout=5000)
         assert "executor dask" in page.locator(".rx-executor").inner_text()

@@ -275,3 +275,36 @@ def test_async_jobs_are_traced_like_thread_jobs(monitoring: bool) -> None:
     finally:
         if reg is not None:
             reg.uninstall()
+
+
+def test_retries_of_thousands_of_interleaved_coroutines_stay_with_their_jobs() -> None:
+    class FailOnce(Routine):
+        """Fails the first attempt of every item of every job; emits on the second."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.attempts: dict[tuple[str, int], int] = {}
+            self.lock = threading.Lock()
+            self.define_slot("trigger", self.go)
+            self.define_event("done", ["i", "job_id"])
+
+        async def go(self, i: int) -> None:
+            key = (self.job_id, i)
+            with self.lock:
+                self.attempts[key] = n = self.attempts.get(key, 0) + 1
+            await asyncio.sleep(0.01)
+            self.emit("done", i=i, job_id=self.job_id)   # held until the attempt succeeds
+            if n == 1:
+                raise TimeoutError(f"item {i}: upstream timed out")
+
+    worker = FailOnce()
+    worker.set_error_handler(ErrorHandler(ErrorStrategy.RETRY, max_retries=2, retry_delay=0.05,
+                                          retry_backoff=2.0))
+    flow = fan_flow(worker, 1000)
+    jobs = [flow.start("fan", {"n": 100}) for _ in range(20)]
+    assert all(j.wait(30) for j in jobs)
+    for j in jobs:
+        assert j.status == "completed", j.error
+        assert j.shared_data["n"] == 100 and len(j.shared_data["seen"]) == 100
+    assert len(worker.attempts) == 2000 and set(worker.attempts.values()) == {2}
+    assert flow.routines["count"].wrong == []
