@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,93 @@ def test_rerun_and_compare_from_the_dashboard_job_page(tmp_path: Path, artifacts
         if kernel is not None:
             kernel.close()
         server.stop()
+
+
+# The REST channel alone, in a blank page with a fake API (no server): what each time-travel
+# command asks the API and how the answer is reshaped into the kernel reply.
+CHANNEL = """async () => {
+  const { makeJobModel } = await import("/dashboard/job_model.js");
+  const calls = [];
+  const answers = {
+    "GET jobs/j1/trace": { events: [
+      { seq: 3, event_type: "routine_start", routine_id: "a", activation_id: 1 },
+      { seq: 4, event_type: "routine_start", routine_id: "b", activation_id: 2 },
+      { seq: 6, event_type: "routine_error", routine_id: "a", activation_id: 1 }] },
+    "GET jobs/j1/activations?seq=3": { activations: [{ seq: 3, routine_id: "a", input: { x: 1 } }], total: 1 },
+    "POST jobs/j1/rerun": { job_id: "f/1", flow_id: "fl", status: "running", parent_job_id: "j1",
+                            forked_from: { job_id: "j1", seq: 3 } },
+    "GET jobs?flow_id=fl&limit=100": { jobs: [
+      { job_id: "f/1", flow_id: "fl", status: "completed", parent_job_id: "j1", owner: { kind: "kernel", kernel_id: "k" } },
+      { job_id: "j1", flow_id: "fl", status: "failed", owner: { kind: "kernel", kernel_id: "k" } },
+      { job_id: "other-kernel", flow_id: "fl", status: "completed", owner: { kind: "kernel", kernel_id: "k2" } },
+      { job_id: "server-job", flow_id: "fl", status: "completed", owner: { kind: "server" } }] },
+    "GET jobs/j1/diff/f%2F1": { job_a: "j1", job_b: "f/1", same: false, routines: [] },
+  };
+  const api = {
+    async request(method, path, body) {
+      calls.push([method, path, body === undefined ? null : body]);
+      const data = answers[`${method} ${path}`];
+      return data ? { ok: true, status: 200, data, error: null } : { ok: false, status: 404, data: null, error: "no such thing" };
+    },
+    socket() { return { close() {} }; },
+  };
+  const job = makeJobModel(api, "j1", { pageUrl: "/base/routilux/" });
+  job.model.set("job", { job_id: "j1", flow_id: "fl", owner: { kind: "kernel", kernel_id: "k" } });
+  const c = job.channel.command;
+  const out = {};
+  out.fromError = await c("activation", { seq: 6 });
+  out.fromStart = await c("activation", { seq: 3 });
+  out.badSeq = await c("activation", { seq: "3" });
+  out.rerun = await c("rerun", { seq: 3, data: '{"x": 2}' });
+  out.rerunNull = await c("rerun", { seq: 3, data: "null" });
+  out.rerunList = await c("rerun", { seq: 3, data: "[1]" });
+  out.rerunBad = await c("rerun", { seq: 3, data: "{" });
+  out.jobs = await c("flow_jobs", {});
+  out.compare = await c("compare", { job_id: "f/1" });
+  out.compareNone = await c("compare", { job_id: "" });
+  out.proto = await c("toString", {});
+  out.parentUrl = job.channel.jobUrl("j 1");
+  job.dispose();
+  return { out, calls };
+}"""
+
+
+def test_the_rest_channel_answers_time_travel_commands_in_the_kernel_shapes() -> None:
+    from routilux_jupyter.dashboard import STATIC as DASHBOARD_STATIC
+    from routilux_jupyter.dashboard import VIEWS_STATIC
+
+    def serve(route: Any) -> None:
+        path = route.request.url.split("://rx.test/", 1)[1]
+        if path == "":
+            route.fulfill(body="<!doctype html><html><body></body></html>", content_type="text/html")
+            return
+        folder, _, name = path.partition("/")
+        base = {"dashboard": DASHBOARD_STATIC, "views": VIEWS_STATIC}[folder]
+        route.fulfill(body=(Path(base) / name).read_text(), content_type="text/javascript")
+
+    with browser() as page:
+        page.route("http://rx.test/**", serve)
+        page.goto("http://rx.test/")
+        result = page.evaluate(CHANNEL)
+        out, calls = result["out"], result["calls"]
+
+    # An error row opens the activation it ends: its routine_start's seq is what REST knows.
+    assert out["fromError"] == {"ok": True, "error": None, "data": {"seq": 3, "routine_id": "a", "input": {"x": 1}}}
+    assert out["fromStart"] == out["fromError"]
+    assert not out["badSeq"]["ok"] and "positive integer" in out["badSeq"]["error"]
+    # The fork: the kernel's reply keys, with the fork's page instead of its widget.
+    assert out["rerun"] == {"ok": True, "error": None, "data": {
+        "job_id": "f/1", "parent_job_id": "j1", "forked_from": {"job_id": "j1", "seq": 3},
+        "page_url": "/base/routilux/jobs/f%2F1"}}
+    assert ["POST", "jobs/j1/rerun", {"seq": 3, "data": {"x": 2}}] in calls
+    for key in ("rerunNull", "rerunList"):
+        assert not out[key]["ok"] and "must be a JSON object" in out[key]["error"], out[key]
+    assert not out["rerunBad"]["ok"] and "not valid JSON" in out["rerunBad"]["error"]
+    assert sum(1 for c in calls if c[1] == "jobs/j1/rerun") == 1  # refused inputs never reach the server
+    # Other jobs of the same flow and owner, in the kernel's shape.
+    assert out["jobs"] == {"ok": True, "error": None, "data": [
+        {"job_id": "f/1", "status": "completed", "label": None, "created_at": None, "parent_job_id": "j1"}]}
+    assert out["compare"]["ok"] and out["compare"]["data"]["job_b"] == "f/1"
+    assert out["compareNone"] == {"ok": False, "error": "pick a job to compare with", "data": None}
+    assert out["proto"] == {"ok": False, "error": 'unknown action "toString"', "data": None}
+    assert out["parentUrl"] == "/base/routilux/jobs/j%201"

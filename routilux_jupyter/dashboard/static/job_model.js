@@ -285,16 +285,21 @@ function makeRestChannel(api, jobId, model, refresh, pageUrl) {
   async function rerun({ seq, data }) {
     const body = { seq };
     if (typeof data === "string") {
+      let value;
       try {
-        body.data = JSON.parse(data);
+        value = JSON.parse(data);
       } catch (err) {
         return refused(`The input is not valid JSON: ${err.message}`);
       }
-    } else if (data !== undefined) {
+      // As in the kernel: edited text must be an object (REST would read null as "the recorded input").
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        return refused(`The input must be a JSON object of payload keys, got ${Array.isArray(value) ? "an array" : JSON.stringify(value)}`);
+      }
+      body.data = value;
+    } else if (data !== undefined && data !== null) {
       body.data = data;
     }
-    // Anything else that does not fit (not an object, a missing handler argument) the server
-    // refuses with a 400 whose reason the panel shows.
+    // An input the slot's handler cannot take the server refuses with a 400 whose reason shows.
     const reply = await api.request("POST", `${job}/rerun`, body);
     if (!reply.ok) return refused(reply.error);
     const fork = reply.data;
