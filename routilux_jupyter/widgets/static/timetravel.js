@@ -24,6 +24,7 @@ export class TimeTravelPanel {
     this.onError = onError || (() => {});
     this.current = null;
     this.rendered = new Map(); // fork model id -> element
+    this.parentKey = null;     // the forked_from last drawn
     this.parent = h("div", { class: "rx-tt-parent" });
     this.detail = h("div", { class: "rx-tt-detail" }, h("p", { class: "rx-muted" },
       "Click the type of a routine_start, routine_complete or routine_error row in the Trace tab to open what that activation received and emitted."));
@@ -46,6 +47,10 @@ export class TimeTravelPanel {
   // The job this view shows: a fork names its parent.
   update(job) {
     const from = job && job.forked_from;
+    // Job updates come several times a second while it runs: redraw only when the parent changes.
+    const key = from ? `${from.job_id}:${from.seq}` : "";
+    if (key === this.parentKey) return;
+    this.parentKey = key;
     const text = from && `Fork of job ${from.job_id.slice(0, 8)}, re-run from its activation at seq ${from.seq}`;
     fill(this.parent, !from ? null : this.jobUrl
       ? h("a", { class: "rx-tt-link", "data-parent": from.job_id, href: this.jobUrl(from.job_id) }, text)
