@@ -135,6 +135,57 @@ def test_rerun_and_compare_from_the_dashboard_job_page(tmp_path: Path, artifacts
         server.stop()
 
 
+SPLIT_FLOW = {
+    "flow_id": "tt_server_flow",
+    "routines": {"split": {"class": "Splitter"}, "keep": {"class": "Collector"}},
+    "connections": [{"from": "split.item", "to": "keep.trigger"}],
+}
+
+
+def test_a_server_jobs_fork_from_its_dashboard_page(tmp_path: Path, artifacts: Path) -> None:
+    """The same on a server-owned job: Splitter fails on items that are not a list."""
+    server = JupyterServer(tmp_path, secrets.token_hex(16))
+    try:
+        server.api("POST", "flows", {"spec": SPLIT_FLOW}, expect=201)
+        started = server.api("POST", "jobs", {"flow_id": "tt_server_flow", "entry_routine_id": "split",
+                                              "entry_params": {"items": 5}}, expect=201)
+        parent = started["job_id"]
+        wait_for(lambda: server.api("GET", f"jobs/{parent}")["status"] == "failed", 30, "the server job to fail")
+        with browser() as page:
+            page.goto(server.page_url(f"routilux/jobs/{parent}"))
+            view = page.locator(".rx-job-view")
+            view.locator('.rx-summary .rx-status[data-status="failed"]').wait_for(timeout=TIMEOUT)
+            travel = view.locator(".rx-timetravel")
+            view.locator('button[data-tab="trace"]').click()
+            view.locator("tr.rx-ev-routine_error", has_text="split").locator(".rx-open-activation").click()
+            travel.locator(".rx-tt-input").wait_for(timeout=TIMEOUT)
+            assert json.loads(travel.locator(".rx-tt-input").inner_text()) == {"items": 5}
+            travel.locator(".rx-tt-edit").click()
+            travel.locator(".rx-tt-editor").fill('{"items": ["a", "b"]}')
+            travel.locator(".rx-tt-run").click()
+            link = travel.locator(".rx-tt-started a.rx-tt-fork-link")
+            link.wait_for(timeout=TIMEOUT)
+            fork = link.get_attribute("data-job")
+            link.click()
+            page.wait_for_url(f"**/routilux/jobs/{fork}", timeout=TIMEOUT)
+            view.locator('.rx-summary .rx-status[data-status="completed"]').wait_for(timeout=TIMEOUT)
+            view.locator('button[data-tab="timetravel"]').click()
+            assert travel.locator(".rx-tt-parent a.rx-tt-link").get_attribute("href").endswith(f"/routilux/jobs/{parent}")
+            # From the fork's side this time: the parent is the other job of the flow.
+            travel.locator(".rx-tt-compare-with").click()
+            travel.locator(f'.rx-tt-pick option[value="{parent}"]').wait_for(state="attached", timeout=TIMEOUT)
+            travel.locator(".rx-tt-pick").select_option(parent)
+            travel.locator(".rx-tt-compare").click()
+            travel.locator(".rx-tt-table").wait_for(timeout=TIMEOUT)
+            assert "split" in travel.locator(".rx-tt-summary").inner_text()
+            assert view.locator('.rx-graph-box .rx-node[data-routine="split"]').get_attribute("class").count("rx-diff-") == 1
+            page.screenshot(path=str(artifacts / "dashboard_tt_server_compare.png"), full_page=True)
+            assert page.locator(".rx-error").count() == 0, page.locator(".rx-error").all_inner_texts()
+            assert page.errors == [], page.errors  # type: ignore[attr-defined]
+    finally:
+        server.stop()
+
+
 # The REST channel alone, in a blank page with a fake API (no server): what each time-travel
 # command asks the API and how the answer is reshaped into the kernel reply.
 CHANNEL = """async () => {
