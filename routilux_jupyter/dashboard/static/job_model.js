@@ -2,7 +2,7 @@
 // (routilux_jupyter/widgets/_protocol.py), filled from REST and the job's monitor WebSocket,
 // and a channel that turns the views' commands into REST calls instead of comm messages.
 
-import { seg, STATUS_AFTER, TERMINAL } from "./api.js";
+import { seg, STATUS_AFTER, TERMINAL, ownerKey } from "./api.js";
 
 const TRACE_KEEP = 200;   // what the notebook view keeps too; older events are paged on demand
 const REFRESH_MS = 200;   // re-read job, metrics and debugger state at most 5 times a second
@@ -17,7 +17,7 @@ function graphOf(flow) {
   return { flow_id: flow.flow_id, nodes, edges };
 }
 
-export function makeJobModel(api, jobId) {
+export function makeJobModel(api, jobId, { pageUrl = null } = {}) {
   const state = {
     graph: { flow_id: "", nodes: [], edges: [] }, job: {}, routine_states: {}, routine_metrics: {},
     edge_hits: {}, metrics: {}, breakpoints: [], debug: {}, error: "", height: 520, trace: [], trace_total: 0,
@@ -205,14 +205,18 @@ export function makeJobModel(api, jobId) {
     if (socket) socket.close();
   }
 
-  return { model, start, refresh, dispose, channel: makeRestChannel(api, jobId, model, refresh) };
+  return { model, start, refresh, dispose, channel: makeRestChannel(api, jobId, model, refresh, pageUrl) };
 }
 
 // The views' commands (see _protocol.py Action) as REST calls; replies keep the comm's shape
 // {ok, error, data} so the debugger panel shows refusals exactly as in a notebook.
-function makeRestChannel(api, jobId, model, refresh) {
+function makeRestChannel(api, jobId, model, refresh, pageUrl) {
   const job = `jobs/${seg(jobId)}`;
   const bp = (args) => `${job}/breakpoints/${seg(args.breakpoint_id || "")}`;
+  const ok = (data) => ({ ok: true, error: null, data });
+  const refused = (error) => ({ ok: false, error, data: null });
+  // The dashboard page of a job (a fork's, a fork's parent's), or null outside the dashboard.
+  const jobUrl = pageUrl ? (id) => `${pageUrl}jobs/${seg(id)}` : null;
   const routes = {
     pause: () => ["POST", `${job}/pause`],
     resume: () => ["POST", `${job}/resume`],
@@ -247,13 +251,95 @@ function makeRestChannel(api, jobId, model, refresh) {
     return { ok: true, error: null, data: { events: page, has_more: events.length > page.length } };
   }
 
+  // -- time travel (the kernel side is routilux_jupyter/widgets/_timetravel.py) ---------------
+
+  async function fullTrace() {
+    const reply = await api.request("GET", `${job}/trace`);
+    return reply.ok ? reply.data.events || [] : [];
+  }
+
+  // {seq} -> the recorded activation. The trace offers routine_complete and routine_error rows
+  // too; like the kernel, those open the activation they end: the routine_start with the same
+  // activation id before them, whose seq is the one the REST route knows.
+  async function activation({ seq }) {
+    if (!Number.isInteger(seq) || seq < 1) {
+      return refused(`seq must be a positive integer (a trace event's seq), got ${JSON.stringify(seq)}`);
+    }
+    const local = model.get("trace") || [];
+    const ev = local.find((e) => e.seq === seq) || (await fullTrace()).find((e) => e.seq === seq);
+    let at = seq;
+    if (ev && (ev.event_type === "routine_complete" || ev.event_type === "routine_error") && ev.activation_id != null) {
+      const startOf = (events) => events.filter((e) =>
+        e.event_type === "routine_start" && e.activation_id === ev.activation_id && e.seq < seq).pop();
+      const start = startOf(local) || startOf(await fullTrace());
+      if (start) at = start.seq;
+    }
+    const reply = await api.request("GET", `${job}/activations?seq=${seg(at)}`);
+    if (!reply.ok) return refused(reply.error);
+    const act = (reply.data.activations || [])[0];
+    return act ? ok(act) : refused(`Job ${jobId} has no recorded activation at seq ${at}.`);
+  }
+
+  // {seq, data: JSON text} -> the fork. Where the notebook answers with the fork's widget, the
+  // dashboard answers with the fork's own page (page_url), which the panel links.
+  async function rerun({ seq, data }) {
+    const body = { seq };
+    if (typeof data === "string") {
+      let value;
+      try {
+        value = JSON.parse(data);
+      } catch (err) {
+        return refused(`The input is not valid JSON: ${err.message}`);
+      }
+      // As in the kernel: edited text must be an object (REST would read null as "the recorded input").
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        return refused(`The input must be a JSON object of payload keys, got ${Array.isArray(value) ? "an array" : JSON.stringify(value)}`);
+      }
+      body.data = value;
+    } else if (data !== undefined && data !== null) {
+      body.data = data;
+    }
+    // An input the slot's handler cannot take the server refuses with a 400 whose reason shows.
+    const reply = await api.request("POST", `${job}/rerun`, body);
+    if (!reply.ok) return refused(reply.error);
+    const fork = reply.data;
+    return ok({
+      job_id: fork.job_id, parent_job_id: fork.parent_job_id ?? jobId, forked_from: fork.forked_from ?? { job_id: jobId, seq },
+      page_url: jobUrl ? jobUrl(fork.job_id) : null,
+    });
+  }
+
+  // {} -> the other jobs of this flow (same flow id, same owner: a flow lives in one kernel or
+  // the server), newest first, in the kernel reply's shape.
+  async function flowJobs() {
+    const me = model.get("job") || {};
+    if (!me.flow_id) return refused("this job's flow is not known yet");
+    const reply = await api.request("GET", `jobs?flow_id=${seg(me.flow_id)}&limit=100`);
+    if (!reply.ok) return refused(reply.error);
+    const owner = ownerKey(me.owner);
+    return ok((reply.data.jobs || [])
+      .filter((j) => j.job_id !== jobId && j.flow_id === me.flow_id && ownerKey(j.owner) === owner)
+      .map((j) => ({ job_id: j.job_id, status: j.status, label: j.label ?? null,
+                     created_at: j.created_at ?? null, parent_job_id: j.parent_job_id ?? null })));
+  }
+
+  // {job_id} -> compare(this job, that job), the same JSON the kernel answers.
+  async function compareWith({ job_id: other }) {
+    if (typeof other !== "string" || !other) return refused("pick a job to compare with");
+    const reply = await api.request("GET", `${job}/diff/${seg(other)}`);
+    return reply.ok ? ok(reply.data) : refused(reply.error);
+  }
+
+  const timeTravel = { activation, rerun, flow_jobs: flowJobs, compare: compareWith };
+
   async function command(action, args = {}) {
     if (action === "page_trace") return pageTrace(args);
     if (action === "refresh") {
       refresh({ breakpoints: true });
       return { ok: true, error: null, data: null };
     }
-    const route = routes[action];
+    if (Object.hasOwn(timeTravel, action)) return timeTravel[action](args);
+    const route = Object.hasOwn(routes, action) ? routes[action] : null;
     if (!route) return { ok: false, error: `unknown action ${JSON.stringify(action)}`, data: null };
     const [method, path, body] = route(args);
     const reply = await api.request(method, path, body);
@@ -262,5 +348,5 @@ function makeRestChannel(api, jobId, model, refresh) {
     return { ok: reply.ok, error: reply.error, data: reply.data };
   }
 
-  return { command, dispose() {} };
+  return { command, jobUrl, dispose() {} };
 }

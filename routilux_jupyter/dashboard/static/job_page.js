@@ -14,7 +14,7 @@ export function renderJobPage(root, api, { pageUrl, jobId }) {
   const el = h("div", { class: "rxd-job-view" });
   root.append(el);
 
-  const job = makeJobModel(api, jobId);
+  const job = makeJobModel(api, jobId, { pageUrl });
   const cleanup = renderJob({ model: job.model, el, channel: job.channel });
   job.start().then((info) => {
     if (info) where.textContent = `flow ${info.flow_id} · ${ownerLabel(info.owner)}`;

@@ -4,6 +4,8 @@
 // Commands (routilux_jupyter/widgets/_timetravel.py): activation {seq}, rerun {seq, data: JSON
 // text}, flow_jobs {}, compare {job_id}. Forks arrive in the synced "forks" trait as widget
 // references ("IPY_MODEL_<id>") and are rendered through the widget manager when there is one.
+// On the dashboard page (a REST channel, no widgets) a rerun reply carries the fork's page_url
+// instead, and `jobUrl(id)` turns a fork's parent into a link to its page.
 
 import { h, fill, clear } from "./util.js";
 
@@ -14,13 +16,15 @@ function json(value) {
 }
 
 export class TimeTravelPanel {
-  constructor(container, { command, graph, model, onError }) {
+  constructor(container, { command, graph, model, onError, jobUrl }) {
     this.command = command;
+    this.jobUrl = jobUrl || null;
     this.graph = graph;
     this.model = model;
     this.onError = onError || (() => {});
     this.current = null;
     this.rendered = new Map(); // fork model id -> element
+    this.parentKey = null;     // the forked_from last drawn
     this.parent = h("div", { class: "rx-tt-parent" });
     this.detail = h("div", { class: "rx-tt-detail" }, h("p", { class: "rx-muted" },
       "Click the type of a routine_start, routine_complete or routine_error row in the Trace tab to open what that activation received and emitted."));
@@ -43,10 +47,14 @@ export class TimeTravelPanel {
   // The job this view shows: a fork names its parent.
   update(job) {
     const from = job && job.forked_from;
-    fill(this.parent, from
-      ? h("span", { class: "rx-tt-link", "data-parent": from.job_id },
-        `Fork of job ${from.job_id.slice(0, 8)}, re-run from its activation at seq ${from.seq}`)
-      : null);
+    // Job updates come several times a second while it runs: redraw only when the parent changes.
+    const key = from ? `${from.job_id}:${from.seq}` : "";
+    if (key === this.parentKey) return;
+    this.parentKey = key;
+    const text = from && `Fork of job ${from.job_id.slice(0, 8)}, re-run from its activation at seq ${from.seq}`;
+    fill(this.parent, !from ? null : this.jobUrl
+      ? h("a", { class: "rx-tt-link", "data-parent": from.job_id, href: this.jobUrl(from.job_id) }, text)
+      : h("span", { class: "rx-tt-link", "data-parent": from.job_id }, text));
   }
 
   async open(seq) {
@@ -95,7 +103,16 @@ export class TimeTravelPanel {
       this.reason.textContent = reply.error;
       return;
     }
-    this.reason.append(h("span", { class: "rx-tt-started rx-muted" }, `Started fork ${reply.data.job_id.slice(0, 8)} (below).`));
+    const fork = reply.data;
+    if (!fork.page_url) {
+      this.reason.append(h("span", { class: "rx-tt-started rx-muted" }, `Started fork ${fork.job_id.slice(0, 8)} (below).`));
+      return;
+    }
+    // No widget to show under this one: link the fork's own page, here and in the forks list.
+    const link = () => h("a", { class: "rx-tt-fork-link", href: fork.page_url, "data-job": fork.job_id }, `job ${fork.job_id}`);
+    this.reason.append(h("span", { class: "rx-tt-started rx-muted" }, `Started fork ${fork.job_id.slice(0, 8)}: `, link()));
+    this.forksBox.append(h("div", { class: "rx-tt-fork", "data-job": fork.job_id },
+      h("span", { class: "rx-muted" }, `Fork from seq ${this.current.seq}: `), link()));
   }
 
   // Fork views: widget references in the "forks" trait, rendered once each.

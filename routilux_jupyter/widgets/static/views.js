@@ -186,6 +186,7 @@ export function renderJob({ model, el, channel: given = null }) {
     table = new RoutineTable(pageFor.metrics, { onSelect: (rid) => flow.select(rid) });
     const travel = new TimeTravelPanel(pageFor.timetravel, {
       command: channel.command, graph: flow.graph, model, onError: (e) => showError(el, e, "time travel"),
+      jobUrl: channel.jobUrl || null, // the dashboard's channel links jobs' pages; the comm's does not
     });
     trace = new TracePanel(pageFor.trace, {
       onSelect: (rid) => flow.select(rid),
