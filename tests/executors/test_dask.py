@@ -229,3 +229,21 @@ def test_killing_a_worker_mid_job_ends_the_job_within_30s() -> None:
 def test_worker_lost_error_says_what_to_do() -> None:
     err = WorkerLostError("work.trigger: the Dask worker running it died")
     assert isinstance(err, RuntimeError)
+
+
+def test_the_history_keeps_a_dask_jobs_executor(dask: DaskExecutor, tmp_path: Any) -> None:
+    from routilux.service.sqlite_history import SqliteHistoryStore
+
+    store = SqliteHistoryStore(str(tmp_path / "history.sqlite"))
+    reg = MonitoringRegistry(history_store=store)
+    reg.install()
+    try:
+        js = cpu_flow(flow_id="hist").execute("fan", {"n": 2}, executor=dask, timeout=60)
+    finally:
+        reg.uninstall()
+    assert js.status == "completed"
+    # Read back from a second store on the same file, as a restarted server would.
+    saved = {j["job_id"]: j for j in SqliteHistoryStore(str(tmp_path / "history.sqlite"))
+             .list_jobs()}[js.job_id]
+    assert saved["executor"] == "dask"
+    assert saved["executor_info"]["dashboard_link"] == dask.dashboard_link
