@@ -58,6 +58,30 @@ class RoutiluxExtension(ExtensionApp):
             "An empty string keeps no history."
         ),
     )
+    history_max_jobs = Integer(
+        10_000,
+        allow_none=True,
+        config=True,
+        help=(
+            "History retention: keep at most this many finished jobs in history_db (the oldest "
+            "go first). Pinned jobs (PUT /api/jobs/{id} {pinned: true}) and unfinished ones are "
+            "always kept. None keeps every job."
+        ),
+    )
+    history_max_age_days = Float(
+        None,
+        allow_none=True,
+        config=True,
+        help=(
+            "History retention: drop finished, unpinned jobs created more than this many days "
+            "ago. None (the default) keeps jobs whatever their age."
+        ),
+    )
+    history_prune_interval = Float(
+        600.0,
+        config=True,
+        help="Seconds between history retention passes (one also runs at start).",
+    )
     flows_dir = Unicode(
         "",
         config=True,
@@ -129,6 +153,7 @@ class RoutiluxExtension(ExtensionApp):
     bridge: KernelBridge | None = None
     _executor: ThreadPoolExecutor | None = None
     _otel: Any = None
+    _pruner: Any = None
 
     @default("history_db")
     def _default_history_db(self) -> str:
@@ -175,6 +200,7 @@ class RoutiluxExtension(ExtensionApp):
         self.bridge.start()
         if self.otel_endpoint:
             self._start_otel()
+        self._start_retention()
         self.settings.update(
             routilux_service=self.bundle.service,
             routilux_executor=self._executor,
@@ -188,6 +214,32 @@ class RoutiluxExtension(ExtensionApp):
             "routilux: API under %s%s, dashboard at %s%s (history: %s)",
             base, self.prefix, base, DASHBOARD_PATH, self.history_db or "off",
         )
+
+    def _retention(self) -> dict[str, Any]:
+        days = self.history_max_age_days
+        return {"max_jobs": self.history_max_jobs,
+                "max_age_seconds": None if days is None else days * 86400.0}
+
+    def _prune_history(self) -> None:
+        # Queued on the history's writer thread: never blocks the server's event loop.
+        history = self.bundle.history if self.bundle is not None else None
+        if history is not None:
+            history.store.prune(**self._retention())
+
+    def _start_retention(self) -> None:
+        """Apply the history retention now and every ``history_prune_interval`` seconds."""
+        limits = self._retention()
+        if self.bundle is None or self.bundle.history is None or (
+                limits["max_jobs"] is None and limits["max_age_seconds"] is None):
+            return
+        self._prune_history()
+        self.bundle.history.store.flush(10.0)   # at start: listings must not show pruned jobs
+        if self.serverapp is not None and self.history_prune_interval > 0:
+            from tornado.ioloop import PeriodicCallback
+
+            self._pruner = PeriodicCallback(self._prune_history,
+                                            self.history_prune_interval * 1000.0)
+            self._pruner.start()
 
     def _start_otel(self) -> None:
         """Export spans built from the server's event fan-out, which also carries kernel jobs."""
@@ -212,6 +264,9 @@ class RoutiluxExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Cancel the server's live jobs, flush the history, stop the worker threads."""
+        if self._pruner is not None:
+            self._pruner.stop()
+            self._pruner = None
         if self.bridge is not None:
             self.bridge.close()
             self.bridge = None

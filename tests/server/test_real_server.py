@@ -28,12 +28,12 @@ def start_server(tmp_path: Path) -> Iterator[Any]:
     servers: list[JupyterProcess] = []
     token = secrets.token_hex(16)
 
-    def start() -> JupyterProcess:
+    def start(*extra: str) -> JupyterProcess:
         server = JupyterProcess(
             tmp_path / f"state-{len(servers)}", "server", root_dir=tmp_path, token=token,
             pythonpath=[HERE], timeout=60,
             args=[f"--RoutiluxExtension.history_db={tmp_path / 'history.sqlite'}",
-                  "--RoutiluxExtension.routine_modules=api_routines"])
+                  "--RoutiluxExtension.routine_modules=api_routines", *extra])
         servers.append(server)
         return server.start()
 
@@ -104,3 +104,29 @@ def test_debug_a_job_on_a_real_server_then_read_its_history_after_a_restart(star
     assert [j["job_id"] for j in restarted.api("GET", "jobs")["jobs"]] == [job_id]
     error = restarted.api("POST", f"jobs/{job_id}/debug/step_over", expect=409)
     assert "history" in error["message"]
+
+
+def test_history_retention_keeps_the_newest_jobs_and_every_pinned_one(start_server):
+    keep = "--RoutiluxExtension.history_max_jobs=2"
+    server = start_server(keep)
+    server.api("POST", "flows", {"spec": SUM_SPEC}, expect=201)
+    ids = []
+    for count in range(5):
+        job = server.api("POST", "jobs", {"flow_id": "sum_flow", "entry_routine_id": "numbers",
+                                          "entry_params": {"count": count}}, expect=201)
+        ids.append(job["job_id"])
+        monitor = server.websocket(f"api/ws/jobs/{job['job_id']}/monitor")
+        receive_until(monitor, "job_completed")
+        monitor.close()
+    pinned = server.api("PUT", f"jobs/{ids[0]}", {"label": "keep me", "pinned": True})
+    assert pinned["pinned"] is True
+    server.stop()
+
+    # The restarted server applies the retention at start: the two newest jobs stay, and so
+    # does the pinned one however old; the others are gone from the history.
+    restarted = start_server(keep)
+    listed = {j["job_id"] for j in restarted.api("GET", "jobs")["jobs"]}
+    assert listed == {ids[0], ids[3], ids[4]}, restarted.log()
+    assert restarted.api("GET", f"jobs/{ids[0]}")["label"] == "keep me"
+    missing = restarted.api("GET", f"jobs/{ids[1]}", expect=404)
+    assert ids[1] in missing["message"]
