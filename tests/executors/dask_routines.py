@@ -113,3 +113,18 @@ def cpu_flow(worker: Routine | None = None, strategy: str = "concurrent",
     flow.connect("fan", "item", "work")
     flow.connect("work", "done", "total")
     return flow
+
+
+UNPICKLED = {"count": 0}   # per process: how many Counted routines arrived here
+
+
+class Counted(Burn):
+    """Counts how often it is unpickled in a process (a worker should receive it once)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        UNPICKLED["count"] += 1
+
+
+def unpickled_here() -> int:
+    return UNPICKLED["count"]

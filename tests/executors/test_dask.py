@@ -247,3 +247,17 @@ def test_the_history_keeps_a_dask_jobs_executor(dask: DaskExecutor, tmp_path: An
              .list_jobs()}[js.job_id]
     assert saved["executor"] == "dask"
     assert saved["executor_info"]["dashboard_link"] == dask.dashboard_link
+
+
+def test_a_routine_is_shipped_once_per_worker_not_once_per_task(client: Any) -> None:
+    from .dask_routines import Counted, unpickled_here
+
+    ex = DaskExecutor(client)
+    flow = cpu_flow(Counted(1000), max_workers=4, flow_id="shipped-once")
+    for _ in range(3):
+        js = flow.execute("fan", {"n": 20}, executor=ex, timeout=60)
+        assert js.status == "completed", js.error
+    counts = client.run(unpickled_here)
+    # 60 activations of the routine; each worker process unpickled it at most once.
+    assert counts and all(n <= 1 for n in counts.values()), counts
+    assert sum(counts.values()) >= 1
