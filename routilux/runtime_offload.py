@@ -124,12 +124,7 @@ class OffloadDrain:
 
     def _start_eagerly(self, act: Activation, err: BaseException | None, h: Any) -> None:
         if err is None:
-            act.t0 = perf_counter()
-            if h is not None:
-                try:
-                    h.on_routine_start(activation=act)
-                except Exception:
-                    logger.exception("routilux hook on_routine_start raised")
+            self._started(act, h)
             err = self._dispatch_async(act, h)
             if err is None:
                 return   # the coroutine has the slot now
@@ -179,12 +174,7 @@ class OffloadDrain:
             if gate and not self._gate(act, h):
                 self._pump_again()
                 continue
-            act.t0 = perf_counter()
-            if h is not None:
-                try:
-                    h.on_routine_start(activation=act)
-                except Exception:
-                    logger.exception("routilux hook on_routine_start raised")
+            self._started(act, h)
             if remote is not None and not getattr(act, "run_local", False):
                 err = self._dispatch_remote(act)
             elif act.slot.kind == ASYNC:
@@ -286,6 +276,16 @@ class OffloadDrain:
         except BaseException as e:
             return e
         return None
+
+    @staticmethod
+    def _started(act: Activation, h: Any) -> None:
+        """Time the activation from now and tell the observer it starts."""
+        act.t0 = perf_counter()
+        if h is not None:
+            try:
+                h.on_routine_start(activation=act)
+            except Exception:
+                logger.exception("routilux hook on_routine_start raised")
 
     def _ended(self, act: Activation, h: Any, duration: float,
                err: BaseException | None) -> None:
@@ -411,12 +411,7 @@ class OffloadDrain:
             if err is not None:
                 self._complete(act, err)
                 continue
-            act.t0 = perf_counter()
-            if h is not None:
-                try:
-                    h.on_routine_start(activation=act)
-                except Exception:
-                    logger.exception("routilux hook on_routine_start raised")
+            self._started(act, h)
             try:
                 coro = self._coroutine_of(act, h)
             except BaseException as e:
