@@ -208,42 +208,12 @@ def overhead(n):
         cluster.close()
 
 
-class Hop(Routine):
-    def __init__(self):
-        super().__init__()
-        self.define_slot("trigger", self.run)
-        self.define_event("out", ["x"])
+def hop():
+    """The engine section's chain measure (same driver code, so both trees run the same)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from routilux_workload import per_hop_us
 
-    def run(self, **kw):
-        self.emit("out", **kw)
-
-
-STAMPS = {}
-
-
-class First(Hop):
-    def run(self, **kw):
-        STAMPS["first"] = perf()
-        self.emit("out", **kw)
-
-
-class Last(Hop):
-    def run(self, **kw):
-        STAMPS["last"] = perf()
-
-
-def hop(n=200, reps=40):
-    flow = Flow()
-    for i in range(n):
-        flow.add_routine(First() if i == 0 else Last() if i == n - 1 else Hop(), f"r{i}")
-    for i in range(n - 1):
-        flow.connect(f"r{i}", "out", f"r{i + 1}", "trigger")
-    samples = []
-    for _ in range(reps + 2):
-        js = flow.execute("r0", {"x": 1}, timeout=30)
-        assert js.status == "completed"
-        samples.append((STAMPS["last"] - STAMPS["first"]) / (n - 1) * 1e6)
-    return {"per_hop_us": statistics.median(samples[2:])}
+    return {"per_hop_us": per_hop_us(200, 40)}
 
 
 if __name__ == "__main__":
