@@ -79,19 +79,26 @@ _DEFAULT = ThreadExecutor()
 
 
 def resolve_executor(executor: Any) -> Executor:
-    """``None`` -> the default :class:`ThreadExecutor`; an address string -> a DaskExecutor."""
+    """``None``/``"thread"`` -> the default :class:`ThreadExecutor`; ``"dask"`` or a scheduler
+    address (``"tcp://host:8786"``) -> a DaskExecutor; anything else -> ValidationError."""
     if executor is None:
         return _DEFAULT
     if isinstance(executor, Executor):
         return executor
+    from routilux.errors import ValidationError
+
     if isinstance(executor, str):
         if executor == "thread":
             return _DEFAULT
-        from routilux.executors.dask import DaskExecutor
+        if executor == "dask" or "://" in executor:
+            from routilux.executors.dask import DaskExecutor
 
-        return DaskExecutor(executor)
-    from routilux.errors import ValidationError
-
+            return DaskExecutor(None if executor == "dask" else executor)
+        raise ValidationError(
+            f"Unknown executor {executor!r}: use 'thread', 'dask' (the default Dask client or a "
+            "new LocalCluster), a Dask scheduler address like 'tcp://host:8786', or an Executor",
+            detail={"field": "executor", "value": executor},
+        )
     raise ValidationError(
         f"executor must be an Executor (ThreadExecutor(), DaskExecutor(...)), 'thread' or a Dask "
         f"scheduler address, got {type(executor).__name__}",

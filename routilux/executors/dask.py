@@ -15,7 +15,7 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from routilux.errors import RoutiluxError
+from routilux.errors import RoutiluxError, ValidationError
 from routilux.executors.base import ActivationResult, Executor
 from routilux.executors.remote import run_activation
 from routilux.pool import get_pool
@@ -57,6 +57,12 @@ class DaskExecutor(Executor):
     def __init__(self, client: Any = None, **client_kwargs: Any) -> None:
         distributed = _import_distributed()
         self._owns_client = False
+        if client is not None and not isinstance(client, (str, distributed.Client)):
+            raise ValidationError(
+                f"DaskExecutor(client=...) takes a distributed.Client, a scheduler address "
+                f"('tcp://host:8786') or None, got {type(client).__name__}",
+                detail={"field": "client"},
+            )
         if client is None or isinstance(client, str):
             if client is None and not client_kwargs:
                 try:
@@ -64,11 +70,19 @@ class DaskExecutor(Executor):
                 except ValueError:
                     client = None
             if client is None or isinstance(client, str):
-                client = distributed.Client(client, **client_kwargs) if client \
-                    else distributed.Client(**client_kwargs)
+                try:
+                    client = distributed.Client(client, **client_kwargs) if client \
+                        else distributed.Client(**client_kwargs)
+                except (OSError, ValueError, TimeoutError) as e:
+                    where = client or "a new LocalCluster"
+                    raise RoutiluxError(
+                        f"DaskExecutor could not connect to {where}: {e}. Check that the "
+                        "scheduler runs and its address is right (tcp://host:8786)"
+                    ) from e
                 self._owns_client = True
         self.client = client
         self._lock = threading.Lock()
+        self._ship_lock = threading.Lock()
         # One scattered copy per routine instance (keyed by id, dropped with the routine).
         self._shipped: dict[int, tuple[weakref.ref[Any], Any]] = {}
         # Finished futures waiting for their results to be fetched (see _collect).
@@ -95,14 +109,15 @@ class DaskExecutor(Executor):
     # ----------------------------------------------------------------- shipping routines
     def _routine_future(self, routine: Any) -> Any:
         key = id(routine)
-        with self._lock:
-            entry = self._shipped.get(key)
-            if entry is not None and entry[0]() is routine:
-                return entry[1]
-        fut = self.client.scatter(routine, broadcast=True, hash=False)
-        with self._lock:
-            self._shipped[key] = (weakref.ref(routine, self._forget(key)), fut)
-        return fut
+        with self._ship_lock:   # two first dispatches of one routine must not ship it twice
+            with self._lock:
+                entry = self._shipped.get(key)
+                if entry is not None and entry[0]() is routine:
+                    return entry[1]
+            fut = self.client.scatter(routine, broadcast=True, hash=False)
+            with self._lock:
+                self._shipped[key] = (weakref.ref(routine, self._forget(key)), fut)
+            return fut
 
     def _forget(self, key: int) -> Callable[[Any], None]:
         def drop(_: Any) -> None:
